@@ -1,0 +1,1 @@
+"""Pelanggan: an open-source CRM of FastAPI microservices on Apache Kafka."""

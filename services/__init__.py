@@ -1,0 +1,1 @@
+"""The Pelanggan services, one package each; no service imports another's modules."""

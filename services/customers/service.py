@@ -1,0 +1,634 @@
+"""Use cases of the customers service.
+
+Each function takes the caller's session and keyword-only arguments, changes state, adds its
+events to the outbox and never commits: the router commits state and events together.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.customers import identity
+from services.customers.channels import ChannelAdapter
+from services.customers.models import (
+    Announcement,
+    AnnouncementDelivery,
+    Consent,
+    ConsentChange,
+    Consultation,
+    Customer,
+    CustomerIdentifier,
+    CustomerTag,
+    Interaction,
+    ManagerAssignment,
+)
+from services.customers.schemas import (
+    AnnouncementCreate,
+    ConsentsUpdate,
+    ConsultationCreate,
+    CustomerCreate,
+    CustomerPublic,
+    CustomerUpdate,
+    InteractionCreate,
+)
+from shared.bus.outbox import add_event
+from shared.db.types import utcnow
+from shared.events.contracts import customers as events
+from shared.http.errors import Conflict, Gone, NotFound, Unprocessable
+from shared.http.pagination import PageParams, decode_cursor, encode_cursor
+
+ERASED_NAME = "Erased customer"
+SNAPSHOT_FIELDS = ("kind", "name", "segment", "status", "manager_id", "preferred_channel", "tags")
+
+
+# ----- reading -------------------------------------------------------------------------------
+
+async def get_customer(session: AsyncSession, *, customer_id: str) -> Customer:
+    """The customer, whatever its status, or NotFound."""
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer {customer_id}", customer_id=customer_id)
+    return customer
+
+
+async def get_active_customer(session: AsyncSession, *, customer_id: str, for_update: bool = False) -> Customer:
+    """The customer if it can still be changed: merged ones point to their survivor, erased ones are gone."""
+    customer = await session.get(Customer, customer_id, with_for_update=for_update)
+    if customer is None:
+        raise NotFound(f"no customer {customer_id}", customer_id=customer_id)
+    if customer.status == "merged":
+        raise Conflict(f"customer {customer_id} was merged into {customer.merged_into_id}",
+                       customer_id=customer_id, survivor_id=customer.merged_into_id)
+    if customer.status == "erased":
+        raise Gone(f"customer {customer_id} was erased on request", customer_id=customer_id)
+    return customer
+
+
+async def tags_of(session: AsyncSession, customer_ids: list[str]) -> dict[str, list[str]]:
+    rows = (await session.execute(
+        select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(customer_ids))
+        .order_by(CustomerTag.tag)
+    )).all()
+    result: dict[str, list[str]] = {cid: [] for cid in customer_ids}
+    for customer_id, tag in rows:
+        result[customer_id].append(tag)
+    return result
+
+
+async def consents_of(session: AsyncSession, customer_ids: list[str]) -> dict[str, dict[str, bool]]:
+    rows = (await session.execute(
+        select(Consent.customer_id, Consent.channel, Consent.granted).where(Consent.customer_id.in_(customer_ids))
+    )).all()
+    result: dict[str, dict[str, bool]] = {cid: {} for cid in customer_ids}
+    for customer_id, channel, granted in rows:
+        result[customer_id][channel] = granted
+    return result
+
+
+async def to_public(session: AsyncSession, customers: list[Customer]) -> list[CustomerPublic]:
+    ids = [c.id for c in customers]
+    tags, consents = await tags_of(session, ids), await consents_of(session, ids)
+    return [
+        CustomerPublic.model_validate({**c.model_dump(), "tags": tags[c.id], "consents": consents[c.id]})
+        for c in customers
+    ]
+
+
+async def list_customers(session: AsyncSession, *, page: PageParams, segment: str | None = None,
+                         manager_id: str | None = None, tag: str | None = None, search: str | None = None,
+                         created_from: datetime | None = None, created_to: datetime | None = None,
+                         status: str | None = None) -> tuple[list[Customer], str | None]:
+    """Newest first; the cursor is the (created_at, id) of the last row returned."""
+    query = select(Customer)
+    if segment:
+        query = query.where(Customer.segment == segment.strip().lower())
+    if manager_id:
+        query = query.where(Customer.manager_id == manager_id)
+    if status:
+        query = query.where(Customer.status == status)
+    if tag:
+        query = query.where(exists().where(and_(CustomerTag.customer_id == Customer.id,
+                                                CustomerTag.tag == tag.strip().lower())))
+    if search:
+        needle = search.strip().lower()
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Customer.search_text.like(pattern, escape="\\"))
+    if created_from:
+        query = query.where(Customer.created_at >= created_from)
+    if created_to:
+        query = query.where(Customer.created_at < created_to)
+    if page.cursor:
+        cursor = decode_cursor(page.cursor)
+        try:
+            after_at, after_id = datetime.fromisoformat(cursor["created_at"]), str(cursor["id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Unprocessable("the cursor is not one this API issued", field="cursor") from exc
+        query = query.where(or_(Customer.created_at < after_at,
+                                and_(Customer.created_at == after_at, Customer.id < after_id)))
+    rows = list((await session.execute(
+        query.order_by(Customer.created_at.desc(), Customer.id.desc()).limit(page.limit + 1)
+    )).scalars())
+    next_cursor = None
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        last = rows[-1]
+        next_cursor = encode_cursor({"created_at": last.created_at.isoformat(), "id": last.id})
+    return rows, next_cursor
+
+
+# ----- registering and changing profiles --------------------------------------------------
+
+def _normalised_identifiers(*, emails: list[str], phones: list[str], tax_id: str | None,
+                            default_region: str) -> tuple[list[str], list[str], str | None]:
+    clean_emails = list(dict.fromkeys(identity.normalise_email(e) for e in emails))
+    clean_phones = list(dict.fromkeys(identity.normalise_phone(p, default_region=default_region) for p in phones))
+    clean_tax = identity.normalise_tax_id(tax_id) if tax_id else None
+    return clean_emails, clean_phones, clean_tax
+
+
+def _identifier_pairs(emails: list[str], phones: list[str], tax_id: str | None) -> list[tuple[str, str]]:
+    pairs = [("email", e) for e in emails] + [("phone", p) for p in phones]
+    if tax_id:
+        pairs.append(("tax_id", tax_id))
+    return pairs
+
+
+async def _refuse_duplicates(session: AsyncSession, pairs: list[tuple[str, str]], *, own_id: str | None) -> None:
+    if not pairs:
+        return
+    condition = or_(*(and_(CustomerIdentifier.kind == k, CustomerIdentifier.value == v) for k, v in pairs))
+    existing = (await session.execute(select(CustomerIdentifier).where(condition))).scalars().all()
+    clashes = [row for row in existing if row.customer_id != own_id]
+    if clashes:
+        first = clashes[0]
+        raise Conflict(
+            f"a customer with this {first.kind.replace('_', ' ')} already exists: {first.customer_id}",
+            existing_customer_id=first.customer_id,
+            matched=[{"kind": row.kind, "value": row.value} for row in clashes],
+        )
+
+
+async def _store_identifiers(session: AsyncSession, customer_id: str, pairs: list[tuple[str, str]]) -> None:
+    """Insert identifier rows; a concurrent registration of the same identifier loses here."""
+    try:
+        async with session.begin_nested():
+            session.add_all(CustomerIdentifier(kind=k, value=v, customer_id=customer_id) for k, v in pairs)
+            await session.flush()
+    except IntegrityError:
+        await _refuse_duplicates(session, pairs, own_id=customer_id)
+        raise
+
+
+async def _replace_tags(session: AsyncSession, customer_id: str, tags: list[str]) -> None:
+    await session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer_id))
+    session.add_all(CustomerTag(customer_id=customer_id, tag=t) for t in dict.fromkeys(tags))
+
+
+def _snapshot(customer: Customer, tags: list[str]) -> dict[str, Any]:
+    return {"customer_id": customer.id, "kind": customer.kind, "name": customer.name, "segment": customer.segment,
+            "status": customer.status, "manager_id": customer.manager_id,
+            "preferred_channel": customer.preferred_channel, "tags": tags, "created_at": customer.created_at}
+
+
+async def _publish_updated(session: AsyncSession, customer: Customer, changed: list[str]) -> None:
+    tags = (await tags_of(session, [customer.id]))[customer.id]
+    add_event(session, events.CustomerUpdatedV1(**_snapshot(customer, tags), changed_fields=sorted(changed)),
+              aggregate_id=customer.id, customer_id=customer.id)
+
+
+async def register_customer(session: AsyncSession, *, data: CustomerCreate, default_region: str) -> Customer:
+    """Create a customer at first contact; refuse one that is already known by e-mail, phone or tax id."""
+    emails, phones, tax_id = _normalised_identifiers(emails=[str(e) for e in data.emails], phones=data.phones,
+                                                     tax_id=data.tax_id, default_region=default_region)
+    if data.preferred_channel:
+        raise Unprocessable("set the preferred channel together with the consents (PUT .../consents)",
+                            field="preferred_channel")
+    pairs = _identifier_pairs(emails, phones, tax_id)
+    await _refuse_duplicates(session, pairs, own_id=None)
+    customer = Customer(
+        kind=data.kind, name=data.name, emails=emails, phones=phones, tax_id=tax_id,
+        address=data.address.model_dump() if data.address else None, segment=data.segment, source=data.source,
+        first_contact_channel=data.first_contact_channel, notes=data.notes,
+        search_text=identity.search_text(name=data.name, emails=emails, phones=phones),
+    )
+    session.add(customer)
+    await session.flush()
+    await _store_identifiers(session, customer.id, pairs)
+    await _replace_tags(session, customer.id, data.tags)
+    add_event(session, events.CustomerRegisteredV1(**_snapshot(customer, list(dict.fromkeys(data.tags))),
+                                                   source=customer.source,
+                                                   first_contact_channel=customer.first_contact_channel),
+              aggregate_id=customer.id, customer_id=customer.id, occurred_at=customer.created_at)
+    return customer
+
+
+async def update_customer(session: AsyncSession, *, customer_id: str, data: CustomerUpdate,
+                          default_region: str) -> Customer:
+    customer = await get_active_customer(session, customer_id=customer_id, for_update=True)
+    fields = data.model_fields_set
+    changed: list[str] = []
+    if fields & {"emails", "phones", "tax_id"}:
+        emails, phones, tax_id = _normalised_identifiers(
+            emails=[str(e) for e in data.emails] if "emails" in fields else customer.emails,
+            phones=data.phones if "phones" in fields else customer.phones,
+            tax_id=data.tax_id if "tax_id" in fields else customer.tax_id,
+            default_region=default_region,
+        )
+        kind = data.kind if "kind" in fields and data.kind else customer.kind
+        if tax_id and kind != "company":
+            raise Unprocessable("a tax id is recorded for companies only", field="tax_id")
+        pairs = _identifier_pairs(emails, phones, tax_id)
+        if not pairs:
+            raise Unprocessable("a customer keeps at least one e-mail, phone or tax id")
+        await _refuse_duplicates(session, pairs, own_id=customer.id)
+        await session.execute(delete(CustomerIdentifier).where(CustomerIdentifier.customer_id == customer.id))
+        await _store_identifiers(session, customer.id, pairs)
+        for name, value in (("emails", emails), ("phones", phones), ("tax_id", tax_id)):
+            if getattr(customer, name) != value:
+                setattr(customer, name, value)
+                changed.append(name)
+    if "preferred_channel" in fields and data.preferred_channel != customer.preferred_channel:
+        if data.preferred_channel is not None:
+            consents = (await consents_of(session, [customer.id]))[customer.id]
+            if not consents.get(data.preferred_channel):
+                raise Unprocessable(f"the customer has not consented to {data.preferred_channel}",
+                                    field="preferred_channel")
+        customer.preferred_channel = data.preferred_channel
+        changed.append("preferred_channel")
+    for name in ("kind", "name", "segment", "source", "notes"):
+        if name in fields and getattr(data, name) != getattr(customer, name):
+            setattr(customer, name, getattr(data, name))
+            changed.append(name)
+    if "address" in fields:
+        address = data.address.model_dump() if data.address else None
+        if address != customer.address:
+            customer.address = address
+            changed.append("address")
+    if "tags" in fields:
+        current = (await tags_of(session, [customer.id]))[customer.id]
+        wanted = sorted(dict.fromkeys(data.tags or []))
+        if wanted != current:
+            await _replace_tags(session, customer.id, wanted)
+            changed.append("tags")
+    if customer.kind != "company" and customer.tax_id:
+        raise Unprocessable("a tax id is recorded for companies only", field="kind")
+    if changed:
+        customer.search_text = identity.search_text(name=customer.name, emails=customer.emails,
+                                                    phones=customer.phones)
+        customer.updated_at = utcnow()
+        session.add(customer)
+        await session.flush()
+        await _publish_updated(session, customer, changed)
+    return customer
+
+
+async def merge_customers(session: AsyncSession, *, survivor_id: str, duplicate_id: str) -> Customer:
+    """Fold ``duplicate_id`` into ``survivor_id``: the duplicate is retired and points at the survivor."""
+    if survivor_id == duplicate_id:
+        raise Unprocessable("a customer cannot be merged into itself", field="duplicate_id")
+    # Lock both rows in id order so two opposite merges cannot deadlock.
+    first, second = sorted([survivor_id, duplicate_id])
+    await get_active_customer(session, customer_id=first, for_update=True)
+    await get_active_customer(session, customer_id=second, for_update=True)
+    survivor = await get_active_customer(session, customer_id=survivor_id)
+    duplicate = await get_active_customer(session, customer_id=duplicate_id)
+    now = utcnow()
+
+    survivor.emails = list(dict.fromkeys(survivor.emails + duplicate.emails))
+    survivor.phones = list(dict.fromkeys(survivor.phones + duplicate.phones))
+    if survivor.tax_id and duplicate.tax_id and survivor.tax_id != duplicate.tax_id:
+        raise Conflict("the two customers have different tax ids; they are different companies",
+                       survivor_tax_id=survivor.tax_id, duplicate_tax_id=duplicate.tax_id)
+    survivor.tax_id = survivor.tax_id or duplicate.tax_id
+    for name in ("address", "segment", "source", "first_contact_channel", "manager_id", "preferred_channel"):
+        if getattr(survivor, name) is None and getattr(duplicate, name) is not None:
+            setattr(survivor, name, getattr(duplicate, name))
+    if duplicate.notes:
+        survivor.notes = "\n\n".join(filter(None, [survivor.notes, f"[merged from {duplicate.id}] {duplicate.notes}"]))
+    survivor.created_at = min(survivor.created_at, duplicate.created_at)
+    survivor.search_text = identity.search_text(name=survivor.name, emails=survivor.emails, phones=survivor.phones)
+    survivor.updated_at = now
+
+    await session.execute(update(CustomerIdentifier).where(CustomerIdentifier.customer_id == duplicate.id)
+                          .values(customer_id=survivor.id))
+    tags = await tags_of(session, [survivor.id, duplicate.id])
+    await _replace_tags(session, survivor.id, sorted(set(tags[survivor.id]) | set(tags[duplicate.id])))
+    await session.execute(delete(CustomerTag).where(CustomerTag.customer_id == duplicate.id))
+    # Consent is the survivor's where it has said something; the duplicate's fills the gaps.
+    consents = await consents_of(session, [survivor.id, duplicate.id])
+    for channel, granted in consents[duplicate.id].items():
+        if channel not in consents[survivor.id]:
+            session.add(Consent(customer_id=survivor.id, channel=channel, granted=granted, updated_at=now))
+    await session.execute(delete(Consent).where(Consent.customer_id == duplicate.id))
+    for model in (ConsentChange, Interaction, Consultation, ManagerAssignment):
+        await session.execute(update(model).where(model.customer_id == duplicate.id).values(customer_id=survivor.id))
+
+    duplicate.status = "merged"
+    duplicate.merged_into_id = survivor.id
+    duplicate.updated_at = now
+    session.add_all([survivor, duplicate])
+    await session.flush()
+    # Keyed by the duplicate: it follows the duplicate's earlier events on their partition.
+    add_event(session, events.CustomerMergedV1(survivor_id=survivor.id, merged_id=duplicate.id, merged_at=now),
+              aggregate_id=duplicate.id, customer_id=duplicate.id)
+    await _publish_updated(session, survivor, ["merged"])
+    return survivor
+
+
+async def erase_customer(session: AsyncSession, *, customer_id: str) -> Customer:
+    """Anonymise personal data on request; keeps the id and non-personal facts. Repeating it is harmless."""
+    customer = await get_customer(session, customer_id=customer_id)
+    if customer.status == "erased":
+        return customer
+    if customer.status == "merged":
+        raise Conflict(f"customer {customer_id} was merged; erase the survivor {customer.merged_into_id}",
+                       survivor_id=customer.merged_into_id)
+    now = utcnow()
+    customer.name = ERASED_NAME
+    customer.emails, customer.phones, customer.tax_id = [], [], None
+    customer.address = customer.notes = customer.source = None
+    customer.preferred_channel = None
+    customer.search_text = ""
+    customer.status = "erased"
+    customer.erased_at = customer.updated_at = now
+    await session.execute(delete(CustomerIdentifier).where(CustomerIdentifier.customer_id == customer.id))
+    await session.execute(update(Interaction).where(Interaction.customer_id == customer.id)
+                          .values(summary="[erased]"))
+    await session.execute(update(Consultation).where(Consultation.customer_id == customer.id)
+                          .values(outcome=None))
+    # Consent history stays: it is the proof of what the customer allowed, and holds no personal data.
+    session.add(customer)
+    await session.flush()
+    add_event(session, events.CustomerErasedV1(customer_id=customer.id, erased_at=now),
+              aggregate_id=customer.id, customer_id=customer.id)
+    return customer
+
+
+# ----- consent and manager --------------------------------------------------------------
+
+async def consent_history(session: AsyncSession, *, customer_id: str) -> list[ConsentChange]:
+    return list((await session.execute(
+        select(ConsentChange).where(ConsentChange.customer_id == customer_id)
+        .order_by(ConsentChange.changed_at.desc(), ConsentChange.id)
+    )).scalars())
+
+
+async def set_consents(session: AsyncSession, *, customer_id: str, data: ConsentsUpdate, actor: str) -> Customer:
+    """Record each change of consent (who, when, source); unchanged channels record nothing."""
+    customer = await get_active_customer(session, customer_id=customer_id, for_update=True)
+    current = (await consents_of(session, [customer.id]))[customer.id]
+    now = utcnow()
+    for item in data.consents:
+        if current.get(item.channel) == item.granted:
+            continue
+        existing = await session.get(Consent, (customer.id, item.channel))
+        if existing is None:
+            session.add(Consent(customer_id=customer.id, channel=item.channel, granted=item.granted, updated_at=now))
+        else:
+            existing.granted, existing.updated_at = item.granted, now
+        session.add(ConsentChange(customer_id=customer.id, channel=item.channel, granted=item.granted,
+                                  source=item.source, changed_by=actor, changed_at=now))
+        current[item.channel] = item.granted
+        add_event(session, events.ConsentChangedV1(customer_id=customer.id, channel=item.channel,
+                                                   granted=item.granted, source=item.source, changed_by=actor,
+                                                   changed_at=now),
+                  aggregate_id=customer.id, customer_id=customer.id)
+    preferred = data.preferred_channel if "preferred_channel" in data.model_fields_set else customer.preferred_channel
+    if preferred is not None and not current.get(preferred):
+        if "preferred_channel" in data.model_fields_set:
+            raise Unprocessable(f"the customer has not consented to {preferred}", field="preferred_channel")
+        preferred = None  # consent to the preferred channel was just withdrawn
+    if preferred != customer.preferred_channel:
+        customer.preferred_channel = preferred
+        customer.updated_at = now
+        session.add(customer)
+        await session.flush()
+        await _publish_updated(session, customer, ["preferred_channel"])
+    await session.flush()
+    return customer
+
+
+async def manager_history(session: AsyncSession, *, customer_id: str) -> list[ManagerAssignment]:
+    return list((await session.execute(
+        select(ManagerAssignment).where(ManagerAssignment.customer_id == customer_id)
+        .order_by(ManagerAssignment.assigned_at.desc(), ManagerAssignment.id)
+    )).scalars())
+
+
+async def assign_manager(session: AsyncSession, *, customer_id: str, employee_id: str, actor: str) -> Customer:
+    """Make ``employee_id`` the permanent manager; assigning the current one again changes nothing."""
+    customer = await get_active_customer(session, customer_id=customer_id, for_update=True)
+    if customer.manager_id == employee_id:
+        return customer
+    now = utcnow()
+    await session.execute(update(ManagerAssignment)
+                          .where(ManagerAssignment.customer_id == customer.id, ManagerAssignment.ended_at.is_(None))
+                          .values(ended_at=now))
+    session.add(ManagerAssignment(customer_id=customer.id, employee_id=employee_id, assigned_by=actor,
+                                  assigned_at=now))
+    previous, customer.manager_id, customer.updated_at = customer.manager_id, employee_id, now
+    session.add(customer)
+    await session.flush()
+    add_event(session, events.ManagerAssignedV1(customer_id=customer.id, employee_id=employee_id,
+                                                previous_employee_id=previous, assigned_by=actor, assigned_at=now),
+              aggregate_id=customer.id, customer_id=customer.id)
+    return customer
+
+
+# ----- interactions and consultations -------------------------------------------------
+
+async def log_interaction(session: AsyncSession, *, customer_id: str, data: InteractionCreate,
+                          actor: str) -> Interaction:
+    customer = await get_active_customer(session, customer_id=customer_id)
+    if data.occurred_at > utcnow() + timedelta(minutes=5):
+        raise Unprocessable("an interaction cannot happen in the future", field="occurred_at")
+    interaction = Interaction(customer_id=customer.id, channel=data.channel, direction=data.direction,
+                              employee_id=data.employee_id, summary=data.summary, outcome=data.outcome,
+                              occurred_at=data.occurred_at, recorded_by=actor)
+    session.add(interaction)
+    await session.flush()
+    add_event(session, events.InteractionLoggedV1(
+        interaction_id=interaction.id, customer_id=customer.id, channel=interaction.channel,
+        direction=interaction.direction, employee_id=interaction.employee_id, outcome=interaction.outcome,
+        occurred_at=interaction.occurred_at), aggregate_id=interaction.id, customer_id=customer.id)
+    return interaction
+
+
+async def list_interactions(session: AsyncSession, *, customer_id: str,
+                            page: PageParams) -> tuple[list[Interaction], str | None]:
+    """Most recent first."""
+    await get_customer(session, customer_id=customer_id)
+    query = select(Interaction).where(Interaction.customer_id == customer_id)
+    if page.cursor:
+        cursor = _time_id_cursor(page.cursor, "occurred_at")
+        query = query.where(or_(Interaction.occurred_at < cursor[0],
+                                and_(Interaction.occurred_at == cursor[0], Interaction.id < cursor[1])))
+    rows = list((await session.execute(
+        query.order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(page.limit + 1))).scalars())
+    return _page(rows, page.limit, "occurred_at")
+
+
+async def schedule_consultation(session: AsyncSession, *, customer_id: str, data: ConsultationCreate, actor: str,
+                                source_key: str | None = None) -> Consultation:
+    customer = await get_active_customer(session, customer_id=customer_id)
+    employee_id = data.employee_id or customer.manager_id
+    if employee_id is None:
+        raise Unprocessable("the customer has no permanent manager; name the employee", field="employee_id")
+    consultation = Consultation(customer_id=customer.id, employee_id=employee_id, topic=data.topic,
+                                product_id=data.product_id, due_at=data.due_at, created_by=actor,
+                                source_key=source_key)
+    session.add(consultation)
+    await session.flush()
+    add_event(session, events.ConsultationScheduledV1(
+        consultation_id=consultation.id, customer_id=customer.id, employee_id=employee_id, topic=consultation.topic,
+        product_id=consultation.product_id, due_at=consultation.due_at),
+        aggregate_id=consultation.id, customer_id=customer.id)
+    return consultation
+
+
+async def list_consultations(session: AsyncSession, *, page: PageParams, employee_id: str | None,
+                             status: str | None, due_before: datetime | None,
+                             customer_id: str | None = None) -> tuple[list[Consultation], str | None]:
+    """A manager's agenda: soonest due first."""
+    query = select(Consultation)
+    if employee_id:
+        query = query.where(Consultation.employee_id == employee_id)
+    if status:
+        query = query.where(Consultation.status == status)
+    if due_before:
+        query = query.where(Consultation.due_at < due_before)
+    if customer_id:
+        query = query.where(Consultation.customer_id == customer_id)
+    if page.cursor:
+        cursor = _time_id_cursor(page.cursor, "due_at")
+        query = query.where(or_(Consultation.due_at > cursor[0],
+                                and_(Consultation.due_at == cursor[0], Consultation.id > cursor[1])))
+    rows = list((await session.execute(
+        query.order_by(Consultation.due_at, Consultation.id).limit(page.limit + 1))).scalars())
+    return _page(rows, page.limit, "due_at")
+
+
+async def complete_consultation(session: AsyncSession, *, consultation_id: str, outcome: str) -> Consultation:
+    consultation = await session.get(Consultation, consultation_id, with_for_update=True)
+    if consultation is None:
+        raise NotFound(f"no consultation {consultation_id}", consultation_id=consultation_id)
+    if consultation.status == "completed":
+        if consultation.outcome == outcome:
+            return consultation  # a retried completion
+        raise Conflict("the consultation was already completed", consultation_id=consultation_id,
+                       completed_at=consultation.completed_at.isoformat() if consultation.completed_at else None)
+    now = utcnow()
+    consultation.status, consultation.outcome, consultation.completed_at = "completed", outcome, now
+    session.add(consultation)
+    await session.flush()
+    add_event(session, events.ConsultationCompletedV1(
+        consultation_id=consultation.id, customer_id=consultation.customer_id, employee_id=consultation.employee_id,
+        outcome=outcome, completed_at=now), aggregate_id=consultation.id, customer_id=consultation.customer_id)
+    return consultation
+
+
+# ----- announcements -----------------------------------------------------------------------
+
+def choose_channel(*, allowed: list[str], consents: dict[str, bool], preferred: str | None) -> str | None:
+    """The preferred channel when allowed and consented, else the first allowed channel with consent."""
+    if preferred and preferred in allowed and consents.get(preferred):
+        return preferred
+    return next((channel for channel in allowed if consents.get(channel)), None)
+
+
+def _address_for(customer: Customer, channel: str) -> str | None:
+    if channel == "email":
+        return customer.emails[0] if customer.emails else None
+    if channel in ("phone", "sms", "messenger"):
+        return customer.phones[0] if customer.phones else None
+    if channel == "post":
+        return customer.address.get("line1") if customer.address else None
+    return None
+
+
+async def create_announcement(session: AsyncSession, *, data: AnnouncementCreate, actor: str,
+                              adapter: ChannelAdapter) -> tuple[Announcement, dict[str, int]]:
+    """Resolve the audience, deliver once per customer on the best consented channel, record it all."""
+    announcement = Announcement(title=data.title, body=data.body, segments=data.segments, channels=data.channels,
+                                created_by=actor)
+    session.add(announcement)
+    await session.flush()
+    query = select(Customer).where(Customer.status == "active").where(
+        exists().where(and_(Consent.customer_id == Customer.id, Consent.granted.is_(True),
+                            Consent.channel.in_(data.channels))))
+    if data.segments:
+        query = query.where(Customer.segment.in_(data.segments))
+    audience = list((await session.execute(query.order_by(Customer.id))).scalars())
+    consents = await consents_of(session, [c.id for c in audience]) if audience else {}
+    by_channel: Counter[str] = Counter()
+    for customer in audience:
+        channel = choose_channel(allowed=data.channels, consents=consents[customer.id],
+                                 preferred=customer.preferred_channel)
+        if channel is None:
+            continue
+        outcome = await adapter.deliver(channel=channel, customer_id=customer.id,
+                                        address=_address_for(customer, channel), title=data.title, body=data.body)
+        session.add(AnnouncementDelivery(announcement_id=announcement.id, customer_id=customer.id, channel=channel,
+                                         status="sent" if outcome.ok else "failed", detail=outcome.detail))
+        if outcome.ok:
+            by_channel[channel] += 1
+    announcement.audience_size = sum(by_channel.values())
+    session.add(announcement)
+    await session.flush()
+    add_event(session, events.AnnouncementDispatchedV1(
+        announcement_id=announcement.id, title=announcement.title, segments=announcement.segments,
+        channels=list(announcement.channels), audience_size=announcement.audience_size,
+        deliveries_by_channel=dict(by_channel), dispatched_at=announcement.created_at),
+        aggregate_id=announcement.id)
+    return announcement, dict(by_channel)
+
+
+async def get_announcement(session: AsyncSession, *, announcement_id: str) -> tuple[Announcement, dict[str, int]]:
+    announcement = await session.get(Announcement, announcement_id)
+    if announcement is None:
+        raise NotFound(f"no announcement {announcement_id}", announcement_id=announcement_id)
+    rows = (await session.execute(
+        select(AnnouncementDelivery.channel, func.count()).where(
+            AnnouncementDelivery.announcement_id == announcement_id, AnnouncementDelivery.status == "sent")
+        .group_by(AnnouncementDelivery.channel))).all()
+    return announcement, {channel: count for channel, count in rows}
+
+
+async def list_deliveries(session: AsyncSession, *, announcement_id: str,
+                          page: PageParams) -> tuple[list[AnnouncementDelivery], str | None]:
+    await get_announcement(session, announcement_id=announcement_id)
+    query = select(AnnouncementDelivery).where(AnnouncementDelivery.announcement_id == announcement_id)
+    if page.cursor:
+        cursor = decode_cursor(page.cursor)
+        query = query.where(AnnouncementDelivery.customer_id > str(cursor.get("customer_id", "")))
+    rows = list((await session.execute(query.order_by(AnnouncementDelivery.customer_id).limit(page.limit + 1)))
+                .scalars())
+    next_cursor = None
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        next_cursor = encode_cursor({"customer_id": rows[-1].customer_id})
+    return rows, next_cursor
+
+
+# ----- cursor helpers -------------------------------------------------------------------
+
+def _time_id_cursor(raw: str, field: str) -> tuple[datetime, str]:
+    cursor = decode_cursor(raw)
+    try:
+        return datetime.fromisoformat(cursor[field]), str(cursor["id"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unprocessable("the cursor is not one this API issued", field="cursor") from exc
+
+
+def _page(rows: list[Any], limit: int, field: str) -> tuple[list[Any], str | None]:
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor({field: getattr(rows[-1], field).isoformat(), "id": rows[-1].id})
+

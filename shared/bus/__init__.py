@@ -1,0 +1,1 @@
+"""The event bus mechanism: transactional outbox, relay, inbox, consumer runner, dead letters."""

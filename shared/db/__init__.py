@@ -1,0 +1,1 @@
+"""Async database access for SQLite (embedded default) and PostgreSQL."""

@@ -1,0 +1,3 @@
+"""Every published event contract, grouped by the producing service."""
+
+from shared.events.contracts import customers  # noqa: F401

@@ -1,0 +1,32 @@
+"""Field types for event contracts whose JSON must be exact: decimals as strings, instants in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, PlainSerializer
+
+
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("a time zone is required (ISO-8601 with an offset, e.g. 2026-01-31T09:00:00Z)")
+    return value.astimezone(UTC)
+
+
+def _decimal_text(value: Decimal) -> str:
+    # format(..., "f") never switches to exponent notation ("1E+2"), which other systems misread.
+    return format(value, "f")
+
+
+def _finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
+    return value
+
+
+DecimalString = Annotated[
+    Decimal, AfterValidator(_finite), PlainSerializer(_decimal_text, return_type=str, when_used="json")
+]
+UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]

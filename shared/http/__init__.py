@@ -1,0 +1,1 @@
+"""HTTP building blocks: app factory, problem+json errors, auth, pagination, health."""

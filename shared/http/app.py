@@ -1,0 +1,151 @@
+"""The FastAPI app every service is built from: middleware, errors, auth, health, metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.db.engine import Database
+from shared.http.auth import Authenticator
+from shared.http.errors import install_error_handlers, problem_response
+from shared.observability.context import correlation_id_var
+from shared.observability.logging import configure_logging
+from shared.observability.metrics import HTTP_LATENCY
+from shared.runtime import ServiceRuntime
+
+UNAUTHENTICATED_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
+
+
+class RequestContextMiddleware:
+    """Correlation id, request-size limit and latency metrics, as plain ASGI (no per-request task)."""
+
+    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int) -> None:
+        self.app = app
+        self.service = service
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:200] or str(uuid.uuid4())
+        token = correlation_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            response = problem_response(status=413, title="Payload too large", slug="payload-too-large",
+                                        detail=f"the body may be at most {self.max_body_bytes} bytes",
+                                        headers={"X-Request-ID": request_id})
+            await response(scope, receive, send)
+            correlation_id_var.reset(token)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except _BodyTooLarge:
+            response = problem_response(status=413, title="Payload too large", slug="payload-too-large",
+                                        detail=f"the body may be at most {self.max_body_bytes} bytes",
+                                        headers={"X-Request-ID": request_id})
+            status_holder["status"] = 413
+            await response(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_LATENCY.labels(self.service, scope.get("method", ""), path, str(status_holder["status"])).observe(
+                time.perf_counter() - started
+            )
+            correlation_id_var.reset(token)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.runtime.db
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+DbDep = Annotated[Database, Depends(get_db)]
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: database and broker")
+    async def readyz(runtime: RuntimeDep) -> JSONResponse:
+        ready, checks = await runtime.readiness()
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(*, runtime: ServiceRuntime, title: str, description: str,
+                       routers: Sequence[APIRouter], version: str = "1.0.0", **fastapi_kwargs: Any) -> FastAPI:
+    settings = runtime.settings
+    configure_logging(settings.service_name, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, **fastapi_kwargs)
+    app.state.runtime = runtime
+    app.state.authenticator = Authenticator(settings)
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+                           allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID"])
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name,
+                       max_body_bytes=settings.max_body_bytes)
+    app.include_router(_health_router())
+    for router in routers:
+        app.include_router(router)
+    return app

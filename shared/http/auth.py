@@ -1,0 +1,96 @@
+"""Bearer JWT authentication and role checks.
+
+HS256 with a shared secret for local use; RS256 (or any asymmetric algorithm) against a JWKS
+URL for a real identity provider. Roles come from the ``roles`` claim. ``admin`` may do anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.config import ServiceSettings
+from shared.http.errors import Forbidden, Unauthorized
+
+Role = Literal["admin", "manager", "support", "analyst", "service"]
+ROLES: tuple[str, ...] = ("admin", "manager", "support", "analyst", "service")
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[str]
+
+    def has_any(self, roles: frozenset[str]) -> bool:
+        return "admin" in self.roles or bool(self.roles & roles)
+
+
+class Authenticator:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True) if settings.jwt_jwks_url else None
+
+    async def authenticate(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                # PyJWKClient fetches over blocking HTTP: keep it off the event loop.
+                signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+                key: Any = signing_key.key
+            else:
+                key = self.settings.jwt_secret
+            claims = jwt.decode(
+                token, key, algorithms=self.settings.jwt_algorithms, audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer, options={"require": ["sub", "exp"],
+                                                          "verify_aud": self.settings.jwt_audience is not None},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid bearer token: {exc}") from exc
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise Unauthorized("the token's roles claim must be a list of strings")
+        return Principal(subject=str(claims["sub"]), roles=frozenset(roles))
+
+
+def issue_token(*, secret: str, subject: str, roles: list[str], ttl: timedelta = timedelta(hours=12),
+                audience: str | None = None, issuer: str | None = None) -> str:
+    """A signed HS256 token for local use and tests (`pelanggan token`)."""
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {"sub": subject, "roles": roles, "iat": now, "exp": now + ttl}
+    if audience:
+        claims["aud"] = audience
+    if issuer:
+        claims["iss"] = issuer
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+_bearer = HTTPBearer(auto_error=False, description="JWT with a `roles` claim")
+
+
+async def current_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
+        raise Unauthorized("a bearer token is required")
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await authenticator.authenticate(credentials.credentials.strip())
+    request.state.principal = principal
+    return principal
+
+
+def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that authenticates and admits only ``roles`` (and admin)."""
+    allowed = frozenset(roles)
+
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if not principal.has_any(allowed):
+            raise Forbidden(f"this action needs one of the roles: {', '.join(sorted(allowed | {'admin'}))}")
+        return principal
+
+    return dependency

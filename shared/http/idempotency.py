@@ -1,0 +1,77 @@
+"""HTTP idempotency by ``Idempotency-Key``: a retried request returns the first answer.
+
+The key row is inserted first, in the request's transaction, with "do nothing on conflict":
+a concurrent request with the same key waits on that row (PostgreSQL) or on the write lock
+(SQLite) and then finds it, so exactly one request does the work. The stored answer commits
+with the work it describes. The same key with a different body is refused with 422.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field
+
+from shared.db.base import SharedTable
+from shared.db.types import UTCDateTime, utcnow
+from shared.http.errors import Unprocessable
+
+
+class IdempotencyRecord(SharedTable, table=True):
+    __tablename__ = "idempotency_key"
+
+    scope: str = Field(sa_column=sa.Column(sa.String(120), primary_key=True))
+    key: str = Field(sa_column=sa.Column(sa.String(200), primary_key=True))
+    fingerprint: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    status_code: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
+    response: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime, nullable=False,
+                                                                             default=utcnow))
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: Any
+
+
+def fingerprint(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def begin(session: AsyncSession, *, scope: str, key: str, request_fingerprint: str) -> StoredResponse | None:
+    """Claim ``key``; returns the earlier answer when the key was already used."""
+    if not key or len(key) > 200:
+        raise Unprocessable("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    claimed = await session.execute(
+        insert(IdempotencyRecord)
+        .values(scope=scope, key=key, fingerprint=request_fingerprint, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+    )
+    if claimed.rowcount == 1:
+        return None
+    record = (await session.execute(
+        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    )).scalar_one()
+    if record.fingerprint != request_fingerprint:
+        raise Unprocessable("this Idempotency-Key was already used with a different request body",
+                            field="Idempotency-Key")
+    return StoredResponse(status_code=record.status_code or 200, body=json.loads(record.response or "null"))
+
+
+async def complete(session: AsyncSession, *, scope: str, key: str, status_code: int, body: Any) -> None:
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+        .values(status_code=status_code, response=json.dumps(body, default=str))
+    )

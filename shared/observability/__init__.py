@@ -1,0 +1,1 @@
+"""Logging, correlation ids and metrics shared by every service."""
