@@ -1,0 +1,139 @@
+"""Where the tests' Kafka broker and PostgreSQL server come from.
+
+In order: the ones named by environment variables; testcontainers when a Docker engine answers;
+otherwise local ones started from the machine's own packages (``pelanggan.infra``). There is no
+fourth option: when none works the session fails loudly, it never skips the integration tests.
+
+- ``PELANGGAN_TEST_KAFKA_BOOTSTRAP``: e.g. ``127.0.0.1:9092``
+- ``PELANGGAN_TEST_POSTGRES_URL``: an admin URL, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``;
+  each test gets a database of its own created on that server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from pelanggan.infra import run_sync
+from pelanggan.infra.kafka import LocalKafka
+from pelanggan.infra.postgres import LocalPostgres
+
+log = logging.getLogger(__name__)
+
+TEST_KAFKA_PORT = 39092
+TEST_KAFKA_CONTROLLER_PORT = 39093
+OUTAGE_KAFKA_PORT = 39192
+OUTAGE_KAFKA_CONTROLLER_PORT = 39193
+TEST_POSTGRES_PORT = 55433
+
+
+class Broker(Protocol):
+    bootstrap: str
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class PostgresServer:
+    """A server on which tests create and drop throwaway databases."""
+
+    admin_url: str  # postgresql://user@host:port/db (no driver)
+    created: list[str] = field(default_factory=list)
+
+    def async_url(self, database: str) -> str:
+        return str(make_url(self.admin_url).set(drivername="postgresql+asyncpg", database=database)
+                   .render_as_string(hide_password=False))
+
+    async def create_database(self, prefix: str = "t") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        conn = await asyncpg.connect(self.admin_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        self.created.append(name)
+        return name
+
+    async def drop_database(self, name: str) -> None:
+        conn = await asyncpg.connect(self.admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+def docker_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:  # no engine, no socket, no permission: all mean "no Docker here"
+        return False
+
+
+@contextmanager
+def kafka_for_tests() -> Iterator[tuple[str, LocalKafka | None]]:
+    """Yields (bootstrap, the LocalKafka when the tests own it, else None)."""
+    given = os.environ.get("PELANGGAN_TEST_KAFKA_BOOTSTRAP")
+    if given:
+        yield given, None
+        return
+    if docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as container:
+            yield container.get_bootstrap_server(), None
+        return
+    broker = LocalKafka(port=TEST_KAFKA_PORT, controller_port=TEST_KAFKA_CONTROLLER_PORT)
+    broker.reset()  # every test session starts from an empty log
+    broker.start()
+    try:
+        yield broker.bootstrap, broker
+    finally:
+        broker.stop()
+
+
+@contextmanager
+def postgres_for_tests() -> Iterator[PostgresServer]:
+    given = os.environ.get("PELANGGAN_TEST_POSTGRES_URL")
+    if given:
+        yield PostgresServer(admin_url=given.replace("+asyncpg", ""))
+        return
+    if docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as container:
+            yield PostgresServer(admin_url=container.get_connection_url())
+        return
+    server = LocalPostgres(port=TEST_POSTGRES_PORT)
+    server.start()
+    try:
+        yield PostgresServer(admin_url=server.url("postgres", driver=None))
+    finally:
+        server.stop()
+
+
+def drop_all(server: PostgresServer) -> None:
+    async def drop() -> None:
+        for name in server.created:
+            await server.drop_database(name)
+
+    run_sync(drop)
+
+
+def outage_broker() -> LocalKafka:
+    """A broker of the tests' own, which a test may stop and restart at will."""
+    return LocalKafka(port=OUTAGE_KAFKA_PORT, controller_port=OUTAGE_KAFKA_CONTROLLER_PORT)
+
+
+__all__: list[Any] = ["PostgresServer", "drop_all", "kafka_for_tests", "outage_broker", "postgres_for_tests"]
