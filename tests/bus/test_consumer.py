@@ -1,0 +1,186 @@
+"""The consumer runner against the real broker and PostgreSQL: once in effect, never skipped, never stuck."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.bus.consumer import ConsumerRunner
+from shared.bus.dead_letters import read_dead_letters, replay_dead_letters
+from shared.bus.handlers import HandlerRegistry
+from shared.db.engine import Database
+from shared.events.envelope import EventEnvelope
+from tests.bus.conftest import PROBE_DLQ, PROBE_TOPIC, Probe, effects, probe_effect, probe_envelope, produce, produce_raw
+
+pytestmark = pytest.mark.integration
+
+
+class ProbeHandler:
+    """Applies probe events of one run; can be told to fail for some sequence numbers."""
+
+    def __init__(self, run: str) -> None:
+        self.run = run
+        self.calls: dict[int, int] = {}
+        self.fail: Callable[[int, int], bool] = lambda seq, call: False
+
+    async def __call__(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        if envelope.payload["run"] != self.run:
+            return
+        seq = envelope.payload["seq"]
+        self.calls[seq] = self.calls.get(seq, 0) + 1
+        await session.execute(sa.insert(probe_effect).values(run=self.run, seq=seq, event_id=str(envelope.event_id)))
+        if self.fail(seq, self.calls[seq]):
+            raise RuntimeError(f"handler refuses seq {seq} (call {self.calls[seq]})")
+
+
+def registry_for(handler: ProbeHandler) -> HandlerRegistry:
+    registry = HandlerRegistry()
+    registry.on("probe.thing.happened", 1)(handler)
+    return registry
+
+
+@asynccontextmanager
+async def running(runner: ConsumerRunner) -> AsyncIterator[ConsumerRunner]:
+    task = asyncio.create_task(runner.run_forever())
+    try:
+        yield runner
+    finally:
+        task.cancel()
+        await asyncio.wait([task], timeout=20)
+
+
+async def wait_for(predicate: Callable[[], object], timeout: float = 45.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def make_runner(db: Database, handler: ProbeHandler, bootstrap: str, *, group: str | None = None,
+                max_attempts: int = 3) -> ConsumerRunner:
+    return ConsumerRunner(service="test", group_id=group or f"g-{uuid.uuid4().hex[:8]}", db=db,
+                          registry=registry_for(handler), bootstrap=bootstrap, topics=[PROBE_TOPIC],
+                          max_attempts=max_attempts, backoff_seconds=0.05)
+
+
+async def committed_and_end_offsets(bootstrap: str, group: str) -> tuple[dict[int, int], dict[int, int]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = {tp.partition: meta.offset
+                     for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
+                     if tp.topic == PROBE_TOPIC}
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(PROBE_TOPIC, p) for p in range(3)]
+        ends = {tp.partition: offset for tp, offset in (await consumer.end_offsets(tps)).items() if offset}
+    finally:
+        await consumer.stop()
+    return committed, ends
+
+
+async def test_a_redelivered_event_is_applied_once(bus_db: Database, probe: Probe) -> None:
+    handler = ProbeHandler(probe.run)
+    first = probe_envelope(probe.run, 1)
+    await produce(probe.bootstrap, [first, probe_envelope(probe.run, 2), first])  # the broker redelivers 1
+    runner = make_runner(bus_db, handler, probe.bootstrap)
+    async with running(runner):
+        await wait_for(lambda: handler.calls.get(2))
+        await asyncio.sleep(1)
+    # The same event arrives once more later (a producer retry, a replay): nothing is applied again.
+    replay_runner = make_runner(bus_db, handler, probe.bootstrap, group=runner.group_id)
+    await produce(probe.bootstrap, [first])
+    async with running(replay_runner):
+        await asyncio.sleep(3)
+    assert await effects(bus_db, probe.run) == [1, 2]
+    assert handler.calls == {1: 1, 2: 1}
+
+
+async def test_offsets_are_committed_after_the_database_commit(bus_db: Database, probe: Probe) -> None:
+    handler = ProbeHandler(probe.run)
+    await produce(probe.bootstrap, [probe_envelope(probe.run, s) for s in range(5)])
+    runner = make_runner(bus_db, handler, probe.bootstrap)
+    async with running(runner):
+        await wait_for(lambda: len(handler.calls) == 5)
+        await asyncio.sleep(0.5)
+    assert await effects(bus_db, probe.run) == list(range(5))
+    # Everything on the topic was handled and committed, up to the end of every partition.
+    committed, ends = await committed_and_end_offsets(probe.bootstrap, runner.group_id)
+    assert ends and committed == ends
+
+
+async def test_a_failure_is_retried_at_the_same_offset_not_skipped(bus_db: Database, probe: Probe) -> None:
+    handler = ProbeHandler(probe.run)
+    handler.fail = lambda seq, call: seq == 2 and call == 1  # fails once, then succeeds
+    await produce(probe.bootstrap, [probe_envelope(probe.run, s) for s in range(1, 5)])
+    runner = make_runner(bus_db, handler, probe.bootstrap)
+    async with running(runner):
+        await wait_for(lambda: handler.calls.get(4))
+        await asyncio.sleep(0.5)
+    assert handler.calls[2] == 2
+    # The failed attempt rolled back with its transaction: the effect exists once, in order.
+    assert await effects(bus_db, probe.run) == [1, 2, 3, 4]
+    assert not [letter for letter in await read_dead_letters(probe.bootstrap, PROBE_DLQ)
+                if letter.event.get("event_id") and probe.run in letter.value.decode()]
+
+
+async def test_a_poison_event_is_dead_lettered_after_the_retries_and_the_next_events_are_handled(
+    bus_db: Database, probe: Probe
+) -> None:
+    handler = ProbeHandler(probe.run)
+    handler.fail = lambda seq, call: seq == 2  # always
+    poison = probe_envelope(probe.run, 2)
+    await produce(probe.bootstrap, [probe_envelope(probe.run, 1), poison, probe_envelope(probe.run, 3)])
+    runner = make_runner(bus_db, handler, probe.bootstrap, max_attempts=3)
+    async with running(runner):
+        await wait_for(lambda: handler.calls.get(3))
+    assert handler.calls == {1: 1, 2: 3, 3: 1}
+    assert await effects(bus_db, probe.run) == [1, 3]
+
+    letters = [letter for letter in await read_dead_letters(probe.bootstrap, PROBE_DLQ)
+               if letter.event.get("event_id") == str(poison.event_id)]
+    assert len(letters) == 1
+    headers = letters[0].headers
+    assert headers["x-attempts"] == "3"
+    assert headers["x-original-topic"] == PROBE_TOPIC
+    assert headers["x-consumer-group"] == runner.group_id
+    assert "handler refuses seq 2" in headers["x-error"]
+    assert headers["x-error-type"] == "RuntimeError"
+    assert int(headers["x-original-offset"]) >= 0
+
+    # Fixed handler + replay: the dead letter is handled, exactly once.
+    handler.fail = lambda seq, call: False
+    assert await replay_dead_letters(probe.bootstrap, letters) == 1
+    async with running(make_runner(bus_db, handler, probe.bootstrap, group=runner.group_id)):
+        await wait_for(lambda: handler.calls.get(2) == 4)
+        await asyncio.sleep(0.5)
+    assert sorted(await effects(bus_db, probe.run)) == [1, 2, 3]
+
+
+async def test_unreadable_bytes_go_straight_to_the_dead_letter_topic(bus_db: Database, probe: Probe) -> None:
+    handler = ProbeHandler(probe.run)
+    marker = f"not json {probe.run}".encode()
+    await produce_raw(probe.bootstrap, marker)
+    await produce(probe.bootstrap, [probe_envelope(probe.run, 7)])
+    async with running(make_runner(bus_db, handler, probe.bootstrap)):
+        await wait_for(lambda: handler.calls.get(7))
+    letters = [letter for letter in await read_dead_letters(probe.bootstrap, PROBE_DLQ) if letter.value == marker]
+    assert len(letters) >= 1
+    assert letters[-1].headers["x-attempts"] == "1"
