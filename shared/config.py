@@ -7,13 +7,28 @@ development JWT secret. Production mode refuses to start without the secrets it 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_JWT_SECRET = "pelanggan-local-development-secret-do-not-use-in-production"
+
+# Settings every service must agree on may be given once as PELANGGAN_<NAME>; a service's own
+# prefix (CUSTOMERS_<NAME>) still wins. Per-service settings (database, port) are never shared.
+SYSTEM_WIDE = frozenset({"mode", "kafka_bootstrap", "bus_enabled", "jwt_secret", "jwt_algorithms", "jwt_jwks_url",
+                         "jwt_audience", "jwt_issuer", "cors_origins", "log_level"})
+
+
+class _SystemWideEnv(EnvSettingsSource):
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in super().__call__().items() if k in SYSTEM_WIDE}
 
 
 class ServiceSettings(BaseSettings):
@@ -49,6 +64,15 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.5
     consumer_max_records: int = 100
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        system_wide = _SystemWideEnv(settings_cls, env_prefix="PELANGGAN_")
+        return init_settings, env_settings, system_wide, dotenv_settings, file_secret_settings
 
     @model_validator(mode="after")
     def _fail_fast_outside_local_mode(self) -> ServiceSettings:

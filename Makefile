@@ -1,0 +1,55 @@
+# Two commands matter: `make run` (the whole system on this machine) and `make test`.
+# Both install what is missing into .venv first; neither needs Docker.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-unit lint format up down kafka-start kafka-stop asyncapi clean
+
+install: $(STAMP) .local/kafka/libs/.complete
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+# The Kafka broker's jars, from Maven Central through infra/kafka/pom.xml (pinned versions).
+.local/kafka/libs/.complete: infra/kafka/pom.xml $(STAMP)
+	$(PY) -c "from pelanggan.infra.kafka import LocalKafka; LocalKafka().ensure_jars()"
+	@touch $@
+
+run: install
+	$(VENV)/bin/pelanggan run
+
+test: install
+	$(VENV)/bin/pytest
+
+test-unit: install
+	$(VENV)/bin/pytest -m "not integration"
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+format: install
+	$(VENV)/bin/ruff format .
+
+asyncapi: install
+	$(VENV)/bin/pelanggan asyncapi
+
+kafka-start: install
+	$(VENV)/bin/pelanggan kafka start
+
+kafka-stop: install
+	$(VENV)/bin/pelanggan kafka stop
+
+up:
+	docker compose up --build
+
+down:
+	docker compose down
+
+clean:
+	rm -rf $(VENV) .local data .pytest_cache .ruff_cache
