@@ -41,6 +41,7 @@ def _fail(message: str) -> None:
 
 # ----- kafka ----------------------------------------------------------------------------------
 
+
 @kafka_app.command("start")
 def kafka_start(port: int = 9092, controller_port: int = 9093) -> None:
     """Fetch the jars if needed, format storage on first start, start and wait until it answers."""
@@ -68,6 +69,7 @@ def kafka_status(port: int = 9092, controller_port: int = 9093) -> None:
 
 # ----- postgres -------------------------------------------------------------------------------
 
+
 @postgres_app.command("start")
 def postgres_start(port: int = 55432) -> None:
     server = LocalPostgres(port=port)
@@ -91,6 +93,7 @@ def postgres_status(port: int = 55432) -> None:
 
 # ----- tokens ---------------------------------------------------------------------------------
 
+
 @app.command("token")
 def token(
     role: Annotated[list[str], typer.Option("--role", help="admin, manager, support, analyst or service")],
@@ -111,6 +114,7 @@ def token(
 
 
 # ----- run --------------------------------------------------------------------------------------
+
 
 @app.command("run")
 def run(
@@ -134,8 +138,18 @@ def run(
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     for spec in specs:
-        cmd = [sys.executable, "-m", "uvicorn", spec.app_factory, "--factory", "--host", "127.0.0.1",
-               "--port", str(spec.port), "--no-access-log"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            spec.app_factory,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(spec.port),
+            "--no-access-log",
+        ]
         children.append((spec.name, subprocess.Popen(cmd, cwd=REPO_ROOT, env=env)))
     table = Table(title="Pelanggan is running")
     table.add_column("service")
@@ -179,6 +193,7 @@ def run(
 
 # ----- dead letters -----------------------------------------------------------------------------
 
+
 def _bootstrap(given: str | None) -> str:
     return given or os.environ.get("PELANGGAN_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
@@ -195,16 +210,28 @@ def dlq_list(
 
     letters = asyncio.run(read_dead_letters(_bootstrap(bootstrap), topic, limit=limit))
     if as_json:
-        typer.echo(json.dumps([{"partition": x.partition, "offset": x.offset, "event": x.event,
-                                "headers": x.headers} for x in letters], indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {"partition": x.partition, "offset": x.offset, "event": x.event, "headers": x.headers}
+                    for x in letters
+                ],
+                indent=2,
+            )
+        )
         return
     table = Table(title=f"{len(letters)} dead letter(s) in {topic}")
     for column in ("offset", "event id", "type", "group", "attempts", "error"):
         table.add_column(column)
     for x in letters:
-        table.add_row(f"{x.partition}/{x.offset}", str(x.event.get("event_id", "-")), str(x.event.get("type", "-")),
-                      x.headers.get("x-consumer-group", "-"), x.headers.get("x-attempts", "-"),
-                      x.headers.get("x-error", "-")[:80])
+        table.add_row(
+            f"{x.partition}/{x.offset}",
+            str(x.event.get("event_id", "-")),
+            str(x.event.get("type", "-")),
+            x.headers.get("x-consumer-group", "-"),
+            x.headers.get("x-attempts", "-"),
+            x.headers.get("x-error", "-")[:80],
+        )
     console.print(table)
 
 
@@ -229,8 +256,11 @@ def dlq_replay(
 
 # ----- contracts --------------------------------------------------------------------------------
 
+
 @app.command("asyncapi")
-def asyncapi(out: Annotated[Path, typer.Option(help="where to write the document")] = REPO_ROOT / "docs" / "asyncapi.json") -> None:
+def asyncapi(
+    out: Annotated[Path, typer.Option(help="where to write the document")] = REPO_ROOT / "docs" / "asyncapi.json",
+) -> None:
     """Write the AsyncAPI document generated from the event contracts."""
     from shared.events.asyncapi import build_asyncapi
 

@@ -94,7 +94,7 @@ class ServiceRuntime:
         for task in self._tasks:
             task.cancel()
         if self._tasks:
-            done, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            _done, pending = await asyncio.wait(self._tasks, timeout=timeout)
             if pending:
                 log.warning("background tasks did not stop in time", extra={"tasks": [t.get_name() for t in pending]})
         self._tasks.clear()

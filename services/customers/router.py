@@ -99,7 +99,8 @@ async def list_customers(
     return CustomersPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/customers/{customer_id}", response_model=CustomerPublic, summary="One customer (merged ones name their survivor)")
+@router.get("/customers/{customer_id}", response_model=CustomerPublic,
+            summary="One customer (merged ones name their survivor)")
 async def get_customer(customer_id: CustomerId, db: DbDep, _: Reader) -> CustomerPublic:
     async with db.transaction() as session:
         return await _public(session, await service.get_customer(session, customer_id=customer_id))

@@ -69,10 +69,21 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
 
 
 class ConsumerRunner:
-    def __init__(self, *, service: str, group_id: str, db: Database, registry: HandlerRegistry,
-                 bootstrap: str, topics: list[str] | None = None, max_attempts: int = 5,
-                 backoff_seconds: float = 0.5, max_backoff_seconds: float = 30.0,
-                 max_records: int = 100, stall_seconds: float = 120.0) -> None:
+    def __init__(
+        self,
+        *,
+        service: str,
+        group_id: str,
+        db: Database,
+        registry: HandlerRegistry,
+        bootstrap: str,
+        topics: list[str] | None = None,
+        max_attempts: int = 5,
+        backoff_seconds: float = 0.5,
+        max_backoff_seconds: float = 30.0,
+        max_records: int = 100,
+        stall_seconds: float = 120.0,
+    ) -> None:
         self.service = service
         self.group_id = group_id
         self.db = db
@@ -156,8 +167,9 @@ class ConsumerRunner:
                 await self._settle_partition(consumer, tp, records)
             await self._update_lag(consumer)
 
-    async def _settle_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition,
-                                records: list[ConsumerRecord]) -> None:
+    async def _settle_partition(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> None:
         for record in records:
             try:
                 await self._settle(record)
@@ -191,11 +203,11 @@ class ConsumerRunner:
             attempt += 1
             try:
                 async with self.db.transaction() as session:
-                    fresh = await inbox.claim(session, consumer=self.group_id, event_id=str(envelope.event_id),
-                                              event_type=envelope.type)
+                    fresh = await inbox.claim(
+                        session, consumer=self.group_id, event_id=str(envelope.event_id), event_type=envelope.type
+                    )
                     if fresh:
-                        with event_context(correlation_id=envelope.correlation_id,
-                                           causation_id=str(envelope.event_id)):
+                        with event_context(correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id)):
                             await handler(session, envelope)
                 EVENTS_HANDLED.labels(self.service, self.group_id, "handled" if fresh else "duplicate").inc()
                 return
@@ -205,8 +217,10 @@ class ConsumerRunner:
                 transient_failures += 1
                 attempt -= 1
                 self.last_error = repr(exc)
-                log.warning("database unavailable while handling an event; will retry",
-                            extra={"event_id": str(envelope.event_id), "error": repr(exc)})
+                log.warning(
+                    "database unavailable while handling an event; will retry",
+                    extra={"event_id": str(envelope.event_id), "error": repr(exc)},
+                )
                 if transient_failures >= 3:
                     raise _Unfinished from exc
                 await asyncio.sleep(self._backoff(transient_failures))
@@ -216,8 +230,10 @@ class ConsumerRunner:
                     EVENTS_HANDLED.labels(self.service, self.group_id, "dead_lettered").inc()
                     await self._dead_letter(record, _Poison(exc, attempt))
                     return
-                log.info("event handler failed; retrying",
-                         extra={"event_id": str(envelope.event_id), "attempt": attempt, "error": repr(exc)})
+                log.info(
+                    "event handler failed; retrying",
+                    extra={"event_id": str(envelope.event_id), "attempt": attempt, "error": repr(exc)},
+                )
                 await asyncio.sleep(self._backoff(attempt))
 
     def _backoff(self, attempt: int) -> float:
@@ -226,7 +242,8 @@ class ConsumerRunner:
     # ----- dead letters ----------------------------------------------------------------
     async def _dead_letter(self, record: ConsumerRecord, poison: _Poison) -> None:
         error = poison.error
-        headers = list(record.headers or []) + [
+        headers = [
+            *list(record.headers or []),
             ("x-error", str(error)[:4000].encode()),
             ("x-error-type", type(error).__name__.encode()),
             ("x-error-trace", "".join(traceback.format_exception(error))[-4000:].encode()),
@@ -241,8 +258,9 @@ class ConsumerRunner:
             if self._dlq_producer is None:
                 self._dlq_producer = await start_producer(self.bootstrap, client_id=f"{self.group_id}-dlq")
             await asyncio.wait_for(
-                self._dlq_producer.send_and_wait(dead_letter_topic(record.topic), record.value,
-                                                 key=record.key, headers=headers),
+                self._dlq_producer.send_and_wait(
+                    dead_letter_topic(record.topic), record.value, key=record.key, headers=headers
+                ),
                 15,
             )
         except (TimeoutError, KafkaError, OSError) as exc:
@@ -250,13 +268,19 @@ class ConsumerRunner:
             await stop_quietly(producer)
             raise _Unfinished from exc
         DEAD_LETTERS.labels(self.service, self.group_id).inc()
-        log.error("event moved to the dead-letter topic",
-                  extra={"topic": record.topic, "partition": record.partition, "offset": record.offset,
-                         "attempts": poison.attempts, "error": repr(error)})
+        log.error(
+            "event moved to the dead-letter topic",
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "attempts": poison.attempts,
+                "error": repr(error),
+            },
+        )
 
     # ----- offsets, lag, stalls --------------------------------------------------------
-    async def _commit_positions(self, tps: list[TopicPartition],
-                                consumer: AIOKafkaConsumer | None = None) -> None:
+    async def _commit_positions(self, tps: list[TopicPartition], consumer: AIOKafkaConsumer | None = None) -> None:
         consumer = consumer or self._consumer
         offsets = {tp: self._uncommitted[tp] for tp in tps if tp in self._uncommitted}
         if consumer is None or not offsets:

@@ -48,7 +48,7 @@ async def read_dead_letters(bootstrap: str, dlq_topic: str, *, limit: int = 1000
     try:
         partitions = consumer.partitions_for_topic(dlq_topic)
         if not partitions:
-            await asyncio.wait_for(consumer._client.force_metadata_update(), timeout)  # noqa: SLF001
+            await asyncio.wait_for(consumer._client.force_metadata_update(), timeout)
             partitions = consumer.partitions_for_topic(dlq_topic) or set()
         tps = [TopicPartition(dlq_topic, p) for p in sorted(partitions)]
         if not tps:

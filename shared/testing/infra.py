@@ -13,32 +13,26 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 from pelanggan.infra import run_sync
-from pelanggan.infra.kafka import LocalKafka
+from pelanggan.infra.kafka import DEFAULT_HOME, LocalKafka
 from pelanggan.infra.postgres import LocalPostgres
+from shared.testing.apps import free_port
 
 log = logging.getLogger(__name__)
 
-TEST_KAFKA_PORT = 39092
-TEST_KAFKA_CONTROLLER_PORT = 39093
-OUTAGE_KAFKA_PORT = 39192
-OUTAGE_KAFKA_CONTROLLER_PORT = 39193
-TEST_POSTGRES_PORT = 55433
-
-
-class Broker(Protocol):
-    bootstrap: str
-
-    def stop(self) -> None: ...
+# Local servers get free ports and folders of their own, so test sessions running side by side
+# on one machine (a developer's and an editor's, say) never share or reset each other's broker.
 
 
 @dataclass
@@ -94,13 +88,13 @@ def kafka_for_tests() -> Iterator[tuple[str, LocalKafka | None]]:
         with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as container:
             yield container.get_bootstrap_server(), None
         return
-    broker = LocalKafka(port=TEST_KAFKA_PORT, controller_port=TEST_KAFKA_CONTROLLER_PORT)
-    broker.reset()  # every test session starts from an empty log
+    broker = _private_broker("session")
     broker.start()
     try:
         yield broker.bootstrap, broker
     finally:
         broker.stop()
+        shutil.rmtree(broker.home, ignore_errors=True)
 
 
 @contextmanager
@@ -115,12 +109,14 @@ def postgres_for_tests() -> Iterator[PostgresServer]:
         with PostgresContainer("postgres:16-alpine", driver=None) as container:
             yield PostgresServer(admin_url=container.get_connection_url())
         return
-    server = LocalPostgres(port=TEST_POSTGRES_PORT)
+    datadir = Path(tempfile.mkdtemp(prefix="pelanggan-test-pg-"))
+    server = LocalPostgres(datadir=datadir / "data", port=free_port())
     server.start()
     try:
         yield PostgresServer(admin_url=server.url("postgres", driver=None))
     finally:
         server.stop()
+        shutil.rmtree(datadir, ignore_errors=True)
 
 
 def drop_all(server: PostgresServer) -> None:
@@ -131,9 +127,16 @@ def drop_all(server: PostgresServer) -> None:
     run_sync(drop)
 
 
+def _private_broker(purpose: str) -> LocalKafka:
+    home = Path(tempfile.mkdtemp(prefix=f"pelanggan-test-kafka-{purpose}-"))
+    port = free_port()
+    controller_port = free_port()
+    while controller_port == port:
+        controller_port = free_port()
+    return LocalKafka(home=home, port=port, controller_port=controller_port, libs_dir=DEFAULT_HOME / "libs")
+
+
 def outage_broker() -> LocalKafka:
-    """A broker of the tests' own, which a test may stop and restart at will."""
-    return LocalKafka(port=OUTAGE_KAFKA_PORT, controller_port=OUTAGE_KAFKA_CONTROLLER_PORT)
+    """A broker of the test's own, which it may stop and restart at will (remove ``.home`` after)."""
+    return _private_broker("outage")
 
-
-__all__: list[Any] = ["PostgresServer", "drop_all", "kafka_for_tests", "outage_broker", "postgres_for_tests"]

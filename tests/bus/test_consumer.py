@@ -19,7 +19,16 @@ from shared.bus.dead_letters import read_dead_letters, replay_dead_letters
 from shared.bus.handlers import HandlerRegistry
 from shared.db.engine import Database
 from shared.events.envelope import EventEnvelope
-from tests.bus.conftest import PROBE_DLQ, PROBE_TOPIC, Probe, effects, probe_effect, probe_envelope, produce, produce_raw
+from tests.bus.conftest import (
+    PROBE_DLQ,
+    PROBE_TOPIC,
+    Probe,
+    effects,
+    probe_effect,
+    probe_envelope,
+    produce,
+    produce_raw,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -61,13 +62,13 @@ def seqs_by_key(records: list[tuple[dict, dict]]) -> dict[str, list[int]]:
 @pytest.fixture
 async def outage_kafka() -> AsyncIterator[LocalKafka]:
     broker = outage_broker()
-    broker.reset()
     await asyncio.to_thread(broker.start)
     await ensure_topics(broker.bootstrap, [PROBE_TOPIC])
     try:
         yield broker
     finally:
         await asyncio.to_thread(broker.stop)
+        shutil.rmtree(broker.home, ignore_errors=True)
 
 
 async def test_events_written_while_the_broker_is_down_are_published_in_order_after_it_returns(
