@@ -27,6 +27,7 @@ from services.customers.schemas import (
     CustomerUpdate,
     DeliveriesPage,
     DeliveryPublic,
+    Instant,
     InteractionCreate,
     InteractionPublic,
     InteractionsPage,
@@ -36,7 +37,6 @@ from services.customers.schemas import (
     MergeRequest,
     Segment,
 )
-from shared.events.types import UtcDatetime
 from shared.http import idempotency
 from shared.http.app import DbDep
 from shared.http.auth import Principal, require_roles
@@ -87,8 +87,8 @@ async def list_customers(
     manager_id: Annotated[str | None, Query(max_length=64)] = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200, description="name, e-mail or phone")] = None,
-    created_from: Annotated[UtcDatetime | None, Query()] = None,
-    created_to: Annotated[UtcDatetime | None, Query()] = None,
+    created_from: Annotated[Instant | None, Query()] = None,
+    created_to: Annotated[Instant | None, Query()] = None,
     customer_status: Annotated[Literal["active", "merged", "erased"] | None, Query(alias="status")] = None,
 ) -> CustomersPage:
     async with db.transaction() as session:
@@ -205,7 +205,7 @@ async def list_consultations(
     db: DbDep, _: Staff, page: Paging,
     employee_id: Annotated[str | None, Query(max_length=64)] = None,
     consultation_status: Annotated[Literal["scheduled", "completed"] | None, Query(alias="status")] = None,
-    due_before: Annotated[UtcDatetime | None, Query()] = None,
+    due_before: Annotated[Instant | None, Query()] = None,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> ConsultationsPage:
     async with db.transaction() as session:
