@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -33,3 +35,36 @@ async def database_url(postgres: PostgresServer) -> AsyncIterator[str]:
 @pytest.fixture
 def auth() -> Callable[..., dict[str, str]]:
     return bearer
+
+
+# ----- blocking the event loop (PITFALLS 10) ---------------------------------------------------
+# Integration tests run with asyncio's debug mode, which reports every callback that held the
+# loop longer than the threshold: sync I/O or heavy CPU inside async code starves Kafka
+# heartbeats and HTTP alike. The reports are listed at the end of the run.
+SLOW_CALLBACK_SECONDS = 0.5
+_slow_callbacks: list[str] = []
+
+
+class _SlowCallbackCollector(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Executing ") and " took " in message:
+            _slow_callbacks.append(message[:300])
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _asyncio_debug() -> AsyncIterator[None]:
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = SLOW_CALLBACK_SECONDS
+    handler = _SlowCallbackCollector(level=logging.WARNING)
+    logging.getLogger("asyncio").addHandler(handler)
+    yield
+    logging.getLogger("asyncio").removeHandler(handler)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _slow_callbacks:
+        terminalreporter.section(f"event loop blocked > {SLOW_CALLBACK_SECONDS}s ({len(_slow_callbacks)} times)")
+        for line in _slow_callbacks[:20]:
+            terminalreporter.write_line(line)
