@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
+
+from pelanggan.infra import REPO_ROOT
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class ServiceSpec:
 
     @property
     def built(self) -> bool:
-        return importlib.util.find_spec(f"services.{self.name}.app") is not None
+        return (REPO_ROOT / "services" / self.name / "app.py").is_file()
 
 
 ALL_SERVICES = (
