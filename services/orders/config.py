@@ -1,4 +1,8 @@
-from pydantic import Field, field_validator
+"""Settings of the orders service (env prefix ``ORDERS_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -10,9 +14,9 @@ class OrdersSettings(ServiceSettings):
     service_name: str = "orders"
     port: int = 8002
     default_currency: str = Field(default="IDR", pattern=r"^[A-Z]{3}$",
-                                  description="catalogue default and the loyalty program's currency")
+                                  description="the catalogue's default currency and the loyalty program's")
     customers_url: str = Field(default="http://127.0.0.1:8001",
-                               description="asked for customers the local replica has not seen yet")
+                               description="asked about customers the local replica has not heard of yet")
     customers_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     customers_token: str | None = Field(
         default=None, description="bearer token for the customers service; by default one is minted with "
@@ -22,3 +26,11 @@ class OrdersSettings(ServiceSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _can_ask_customers(self) -> OrdersSettings:
+        if not self.jwt_secret and not self.customers_token:
+            # With tokens from an identity provider (JWKS) there is no secret to mint one with.
+            raise ValueError("set ORDERS_CUSTOMERS_TOKEN: without a JWT secret no token for the customers "
+                             "service can be minted")
+        return self

@@ -19,7 +19,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.orders.config import OrdersSettings
-from shared.events.types import UtcDatetime
+from services.orders.schemas import Instant
 from shared.http.auth import issue_token
 from shared.http.errors import DependencyUnavailable
 from shared.observability.context import current_correlation_id
@@ -59,7 +59,7 @@ class _CustomerAnswer(BaseModel):
     segment: str | None = None
     manager_id: str | None = None
     merged_into_id: str | None = None
-    updated_at: UtcDatetime
+    updated_at: Instant
 
 
 class HttpCustomerDirectory:
@@ -96,7 +96,7 @@ class HttpCustomerDirectory:
         except (httpx.HTTPError, TimeoutError, OSError) as exc:
             log.warning("customers service unreachable", extra={"customer_id": customer_id, "error": repr(exc)})
             raise DependencyUnavailable(unavailable, customer_id=customer_id, dependency="customers") from exc
-        if response.status_code == 404:
+        if response.status_code == 404 and self._says_no_such_customer(response, customer_id):
             return None
         if response.status_code != 200:
             log.warning("customers service answered an error",
@@ -114,3 +114,12 @@ class HttpCustomerDirectory:
         return CustomerFacts(customer_id=answer.id, status=answer.status, kind=answer.kind, name=answer.name,
                              segment=answer.segment, manager_id=answer.manager_id,
                              merged_into_id=answer.merged_into_id, observed_at=answer.updated_at)
+
+    @staticmethod
+    def _says_no_such_customer(response: httpx.Response, customer_id: str) -> bool:
+        """A 404 problem about this very customer; a bare 404 (a wrong URL, a proxy) proves nothing."""
+        try:
+            body = response.json()
+        except ValueError:
+            return False
+        return isinstance(body, dict) and body.get("customer_id") == customer_id

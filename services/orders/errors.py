@@ -47,4 +47,4 @@ class InvalidTransition(Conflict):
     slug = "invalid-order-transition"
 
     def __init__(self, detail: str, *, order_id: str, status: str) -> None:
-        super().__init__(detail, order_id=order_id, status=status)
+        super().__init__(detail, order_id=order_id, order_status=status)  # "status" is the HTTP status

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from typing import Literal
 
 from services.orders.pricing import HUNDRED, ZERO, PricingError, is_whole_minor_units
@@ -94,7 +94,7 @@ def validate_program(program: Program) -> None:
             raise ProgramError(str(exc)) from exc
         if not whole:
             raise ProgramError(f"tier {tier.name}: the threshold is a whole amount of {program.currency}")
-    for lower, higher in zip(tiers, tiers[1:], strict=False):
+    for lower, higher in pairwise(tiers):
         if higher.threshold <= lower.threshold:
             raise ProgramError(f"thresholds must ascend strictly: {higher.name} is not above {lower.name}")
         if higher.discount_percent < lower.discount_percent:

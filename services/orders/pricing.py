@@ -25,6 +25,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
+# The largest order total accepted: it leaves room for a lifetime of such orders in a customer's
+# loyalty balance within the 18 integer digits amounts are stored with.
+MAX_ORDER_AMOUNT = Decimal("1e15")
 
 # ISO 4217 currencies whose minor unit is not two digits. Three-digit currencies (BHD, KWD, ...)
 # are not accepted: amounts are stored with two decimals.

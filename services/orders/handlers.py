@@ -1,0 +1,42 @@
+"""Events the orders service consumes: the customers replica (registered, updated, merged, erased).
+
+The consumer runner records each event id in the inbox in the same transaction, so a handler
+only applies the effect. Events of one customer arrive in order (they share a partition key),
+but a replica can still meet news out of order (an HTTP answer fetched while events were in
+flight, a replayed dead letter), which ``service.apply_customer_state`` absorbs by ``occurred_at``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.orders import service
+from shared.bus.handlers import HandlerRegistry
+from shared.events.contracts import customers as customer_events
+from shared.events.envelope import EventEnvelope
+
+handlers = HandlerRegistry()
+
+
+@handlers.on("customers.customer.registered", 1)
+@handlers.on("customers.customer.updated", 1)
+async def customer_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
+    event = customer_events.CustomerSnapshot.model_validate(envelope.payload)
+    await service.apply_customer_state(
+        session, customer_id=event.customer_id, status=event.status, state_at=envelope.occurred_at,
+        source="event", kind=event.kind, name=event.name, segment=event.segment, manager_id=event.manager_id)
+
+
+@handlers.on("customers.customer.merged", 1)
+async def customer_merged(session: AsyncSession, envelope: EventEnvelope) -> None:
+    event = customer_events.CustomerMergedV1.model_validate(envelope.payload)
+    await service.apply_customer_state(session, customer_id=event.merged_id, status="merged",
+                                       state_at=event.merged_at, source="event", merged_into_id=event.survivor_id)
+    await service.merge_loyalty(session, merged_id=event.merged_id, survivor_id=event.survivor_id)
+
+
+@handlers.on("customers.customer.erased", 1)
+async def customer_erased(session: AsyncSession, envelope: EventEnvelope) -> None:
+    event = customer_events.CustomerErasedV1.model_validate(envelope.payload)
+    await service.apply_customer_state(session, customer_id=event.customer_id, status="erased",
+                                       state_at=event.erased_at, source="event")

@@ -1,0 +1,334 @@
+"""The orders HTTP API: thin handlers that own the transaction and call the use cases.
+
+Roles: managers and support place and manage orders; managers keep the catalogue; analysts and
+other services read; only admin changes the loyalty program (admin may do anything).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
+
+from services.orders import service
+from services.orders.config import OrdersSettings
+from services.orders.customers_client import CustomerDirectory
+from services.orders.errors import CustomerUnknown
+from services.orders.schemas import (
+    ID_PATTERN,
+    CancelRequest,
+    Category,
+    EmployeeId,
+    ForeignId,
+    Instant,
+    LedgerEntryPublic,
+    LedgerPage,
+    LoyaltyStatusPublic,
+    OrderChannel,
+    OrderCreate,
+    OrderPublic,
+    OrdersPage,
+    OrderStatus,
+    PaymentCreate,
+    ProductCreate,
+    ProductPricePublic,
+    ProductPublic,
+    ProductsPage,
+    ProductUpdate,
+    ProgramPublic,
+    ProgramUpdate,
+    ReevaluationPublic,
+    ReturnCreate,
+    ReturnPublic,
+)
+from shared.db.engine import Database
+from shared.http import idempotency
+from shared.http.app import DbDep
+from shared.http.auth import Principal, require_roles
+from shared.http.errors import PROBLEM_JSON
+from shared.http.pagination import PageParams, page_params
+
+router = APIRouter()
+
+Staff = Annotated[Principal, Depends(require_roles("manager", "support"))]
+Reader = Annotated[Principal, Depends(require_roles("manager", "support", "analyst", "service"))]
+Catalogue = Annotated[Principal, Depends(require_roles("manager"))]
+Admin = Annotated[Principal, Depends(require_roles())]
+Sweeper = Annotated[Principal, Depends(require_roles("service"))]
+Paging = Annotated[PageParams, Depends(page_params)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+OrderId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="order id")]
+ProductId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="product id")]
+CustomerId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="customer id")]
+
+
+def settings_of(request: Request) -> OrdersSettings:
+    return request.app.state.runtime.settings
+
+
+def directory_of(request: Request) -> CustomerDirectory:
+    return request.app.state.customer_directory
+
+
+SettingsDep = Annotated[OrdersSettings, Depends(settings_of)]
+DirectoryDep = Annotated[CustomerDirectory, Depends(directory_of)]
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {404: "Not found", 409: "Conflict with the current state", 410: "Gone (customer erased)",
+                    422: "Invalid request", 503: "The customers service could not verify the customer"}
+    return {code: {"description": descriptions[code], "content": {PROBLEM_JSON: {}}} for code in codes}
+
+
+# ----- catalogue ------------------------------------------------------------------------------
+
+catalogue = APIRouter(tags=["catalogue"])
+
+
+@catalogue.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductPublic,
+                responses=problems(409, 422), summary="Add a product (sku unique) with its price and cost")
+async def create_product(body: ProductCreate, db: DbDep, settings: SettingsDep, who: Catalogue,
+                         response: Response) -> ProductPublic:
+    async with db.transaction() as session:
+        product = await service.create_product(session, data=body, actor=who.subject,
+                                               default_currency=settings.default_currency)
+    response.headers["Location"] = f"/products/{product.id}"
+    return ProductPublic.model_validate(product)
+
+
+@catalogue.get("/products", response_model=ProductsPage, responses=problems(422), summary="Browse the catalogue")
+async def list_products(
+    db: DbDep, _: Reader, page: Paging,
+    category: Annotated[Category | None, Query()] = None,
+    active: Annotated[bool | None, Query()] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$",
+                                   description="sku or name")] = None,
+) -> ProductsPage:
+    async with db.transaction() as session:
+        rows, next_cursor = await service.list_products(session, page=page, category=category, active=active,
+                                                        search=q)
+    return ProductsPage(items=[ProductPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@catalogue.get("/products/{product_id}", response_model=ProductPublic, responses=problems(404),
+               summary="One product")
+async def get_product(product_id: ProductId, db: DbDep, _: Reader) -> ProductPublic:
+    async with db.transaction() as session:
+        return ProductPublic.model_validate(await service.get_product(session, product_id=product_id))
+
+
+@catalogue.patch("/products/{product_id}", response_model=ProductPublic, responses=problems(404, 409, 422),
+                 summary="Change a product (a new price or cost opens a new price period)")
+async def update_product(product_id: ProductId, body: ProductUpdate, db: DbDep, who: Catalogue) -> ProductPublic:
+    async with db.transaction() as session:
+        product = await service.update_product(session, product_id=product_id, data=body, actor=who.subject)
+    return ProductPublic.model_validate(product)
+
+
+@catalogue.get("/products/{product_id}/prices", response_model=list[ProductPricePublic], responses=problems(404),
+               summary="Price and cost history, the current period first")
+async def price_history(product_id: ProductId, db: DbDep, _: Reader) -> list[ProductPricePublic]:
+    async with db.transaction() as session:
+        rows = await service.price_history(session, product_id=product_id)
+    return [ProductPricePublic.model_validate(r) for r in rows]
+
+
+# ----- orders -----------------------------------------------------------------------------------
+
+orders = APIRouter(tags=["orders"])
+
+
+async def _know_customer(db: Database, directory: CustomerDirectory, customer_id: str) -> None:
+    """Make sure the replica has heard of the customer, asking the customers service if not.
+
+    Runs before, not inside, the order's transaction: no database lock is held while waiting on
+    another service (on SQLite that would stop every writer).
+    """
+    async with db.transaction() as session:
+        if await service.replica_knows(session, customer_id=customer_id):
+            return
+    facts = await directory.lookup(customer_id)
+    if facts is None:
+        raise CustomerUnknown(customer_id)
+    async with db.transaction() as session:
+        await service.record_customer_facts(session, facts=facts)
+
+
+@orders.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderPublic,
+             responses=problems(409, 410, 422, 503),
+             summary="Place an order priced from the catalogue with the customer's loyalty discount "
+                     "(retry safely with Idempotency-Key)")
+async def place_order(body: OrderCreate, db: DbDep, settings: SettingsDep, directory: DirectoryDep, who: Staff,
+                      response: Response, idempotency_key: IdempotencyKey = None) -> OrderPublic:
+    scope = f"orders.place:{who.subject}"
+    await _know_customer(db, directory, body.customer_id)
+    async with db.transaction() as session:
+        if idempotency_key is not None:
+            stored = await idempotency.begin(session, scope=scope, key=idempotency_key,
+                                             request_fingerprint=idempotency.fingerprint(body.model_dump(mode="json")))
+            if stored is not None:
+                public = OrderPublic.model_validate(stored.body)
+                response.status_code = stored.status_code
+                response.headers["Location"] = f"/orders/{public.id}"
+                return public
+        order, lines = await service.place_order(session, data=body, actor=who.subject,
+                                                 currency=settings.default_currency)
+        public = service.order_public(order, lines)
+        if idempotency_key is not None:
+            await idempotency.complete(session, scope=scope, key=idempotency_key, status_code=201,
+                                       body=public.model_dump(mode="json"))
+    response.headers["Location"] = f"/orders/{order.id}"
+    return public
+
+
+async def _orders_page(db: Database, page: PageParams, **filters: Any) -> OrdersPage:
+    async with db.transaction() as session:
+        rows, next_cursor = await service.list_orders(session, page=page, **filters)
+        lines = await service.order_lines(session, [o.id for o in rows])
+    return OrdersPage(items=[service.order_public(o, lines[o.id]) for o in rows], next_cursor=next_cursor)
+
+
+@orders.get("/orders", response_model=OrdersPage, responses=problems(422), summary="Find orders, newest first")
+async def list_orders(
+    db: DbDep, _: Reader, page: Paging,
+    customer_id: Annotated[ForeignId | None, Query()] = None,
+    sales_employee_id: Annotated[EmployeeId | None, Query()] = None,
+    order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    channel: Annotated[OrderChannel | None, Query()] = None,
+    placed_from: Annotated[Instant | None, Query(description="inclusive")] = None,
+    placed_to: Annotated[Instant | None, Query(description="exclusive")] = None,
+) -> OrdersPage:
+    return await _orders_page(db, page, customer_id=customer_id, sales_employee_id=sales_employee_id,
+                              status=order_status, channel=channel, placed_from=placed_from, placed_to=placed_to)
+
+
+@orders.get("/customers/{customer_id}/orders", response_model=OrdersPage, responses=problems(422),
+            summary="A customer's orders, newest first")
+async def customer_orders(
+    customer_id: CustomerId, db: DbDep, _: Reader, page: Paging,
+    order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    placed_from: Annotated[Instant | None, Query(description="inclusive")] = None,
+    placed_to: Annotated[Instant | None, Query(description="exclusive")] = None,
+) -> OrdersPage:
+    return await _orders_page(db, page, customer_id=customer_id, status=order_status, placed_from=placed_from,
+                              placed_to=placed_to)
+
+
+@orders.get("/orders/{order_id}", response_model=OrderPublic, responses=problems(404), summary="One order")
+async def get_order(order_id: OrderId, db: DbDep, _: Reader) -> OrderPublic:
+    async with db.transaction() as session:
+        order = await service.get_order(session, order_id=order_id)
+        lines = await service.order_lines(session, [order.id])
+    return service.order_public(order, lines[order.id])
+
+
+@orders.post("/orders/{order_id}/pay", response_model=OrderPublic, responses=problems(404, 409, 422),
+             summary="Record payment (the net accrues to loyalty); paying a paid order changes nothing")
+async def pay_order(order_id: OrderId, db: DbDep, settings: SettingsDep, _: Staff,
+                    body: Annotated[PaymentCreate | None, Body()] = None) -> OrderPublic:
+    async with db.transaction() as session:
+        order, lines = await service.pay_order(session, order_id=order_id, data=body or PaymentCreate(),
+                                               currency=settings.default_currency)
+    return service.order_public(order, lines)
+
+
+@orders.post("/orders/{order_id}/fulfil", response_model=OrderPublic, responses=problems(404, 409),
+             summary="Mark a paid order delivered; fulfilling a fulfilled order changes nothing")
+async def fulfil_order(order_id: OrderId, db: DbDep, _: Staff) -> OrderPublic:
+    async with db.transaction() as session:
+        order, lines = await service.fulfil_order(session, order_id=order_id)
+    return service.order_public(order, lines)
+
+
+@orders.post("/orders/{order_id}/cancel", response_model=OrderPublic, responses=problems(404, 409, 422),
+             summary="Cancel before fulfilment (a paid order's loyalty accrual is reversed)")
+async def cancel_order(order_id: OrderId, db: DbDep, settings: SettingsDep, _: Staff,
+                       body: Annotated[CancelRequest | None, Body()] = None) -> OrderPublic:
+    async with db.transaction() as session:
+        order, lines = await service.cancel_order(session, order_id=order_id, data=body or CancelRequest(),
+                                                  currency=settings.default_currency)
+    return service.order_public(order, lines)
+
+
+@orders.post("/orders/{order_id}/returns", status_code=status.HTTP_201_CREATED, response_model=ReturnPublic,
+             responses=problems(404, 409, 422),
+             summary="Return goods of a paid order, whole or in part (retry safely with Idempotency-Key)")
+async def create_return(order_id: OrderId, db: DbDep, settings: SettingsDep, who: Staff, response: Response,
+                        body: Annotated[ReturnCreate | None, Body()] = None,
+                        idempotency_key: IdempotencyKey = None) -> ReturnPublic:
+    data = body or ReturnCreate()
+    scope = f"orders.return:{who.subject}:{order_id}"
+    async with db.transaction() as session:
+        if idempotency_key is not None:
+            stored = await idempotency.begin(session, scope=scope, key=idempotency_key,
+                                             request_fingerprint=idempotency.fingerprint(data.model_dump(mode="json")))
+            if stored is not None:
+                response.status_code = stored.status_code
+                return ReturnPublic.model_validate(stored.body)
+        order_return, lines = await service.create_return(session, order_id=order_id, data=data, actor=who.subject,
+                                                          currency=settings.default_currency)
+        public = service.return_public(order_return, lines)
+        if idempotency_key is not None:
+            await idempotency.complete(session, scope=scope, key=idempotency_key, status_code=201,
+                                       body=public.model_dump(mode="json"))
+    response.headers["Location"] = f"/orders/{order_id}/returns"
+    return public
+
+
+@orders.get("/orders/{order_id}/returns", response_model=list[ReturnPublic], responses=problems(404),
+            summary="The returns of an order, oldest first")
+async def list_returns(order_id: OrderId, db: DbDep, _: Reader) -> list[ReturnPublic]:
+    async with db.transaction() as session:
+        returns = await service.list_returns(session, order_id=order_id)
+    return [service.return_public(r, lines) for r, lines in returns]
+
+
+# ----- loyalty ----------------------------------------------------------------------------------
+
+loyalty = APIRouter(tags=["loyalty"])
+
+
+@loyalty.get("/loyalty/program", response_model=ProgramPublic, summary="The loyalty program in force")
+async def get_program(db: DbDep, settings: SettingsDep, _: Reader) -> ProgramPublic:
+    async with db.transaction() as session:
+        program, row = await service.current_program(session, currency=settings.default_currency)
+    return ProgramPublic.model_validate(service.program_public(program, row))
+
+
+@loyalty.put("/loyalty/program", response_model=ProgramPublic, responses=problems(409, 422),
+             summary="Replace the loyalty program (admin); every customer's tier is re-evaluated")
+async def put_program(body: ProgramUpdate, db: DbDep, settings: SettingsDep, who: Admin) -> ProgramPublic:
+    async with db.transaction() as session:
+        program, row, _changes = await service.put_program(session, data=body, actor=who.subject,
+                                                           currency=settings.default_currency)
+    return ProgramPublic.model_validate(service.program_public(program, row))
+
+
+@loyalty.post("/loyalty/reevaluate", response_model=ReevaluationPublic,
+              summary="Re-evaluate every tier now (a periodic job, for rolling windows)")
+async def reevaluate(db: DbDep, settings: SettingsDep, _: Sweeper) -> ReevaluationPublic:
+    async with db.transaction() as session:
+        accounts, changes = await service.reevaluate_all(session, currency=settings.default_currency)
+    return ReevaluationPublic(accounts=accounts, tier_changes=changes)
+
+
+@loyalty.get("/loyalty/customers/{customer_id}", response_model=LoyaltyStatusPublic, responses=problems(404, 409),
+             summary="Spend in the window, tier and discount in force, the next tier and what it still takes")
+async def loyalty_status(customer_id: CustomerId, db: DbDep, settings: SettingsDep, _: Reader) -> LoyaltyStatusPublic:
+    async with db.transaction() as session:
+        return LoyaltyStatusPublic.model_validate(
+            await service.loyalty_status(session, customer_id=customer_id, currency=settings.default_currency))
+
+
+@loyalty.get("/loyalty/customers/{customer_id}/ledger", response_model=LedgerPage, responses=problems(422),
+             summary="The customer's loyalty ledger, newest first")
+async def loyalty_ledger(customer_id: CustomerId, db: DbDep, _: Reader, page: Paging) -> LedgerPage:
+    async with db.transaction() as session:
+        rows, next_cursor = await service.list_ledger(session, customer_id=customer_id, page=page)
+    return LedgerPage(items=[LedgerEntryPublic.model_validate({**r.model_dump(), "return_id": r.ref or None})
+                             for r in rows], next_cursor=next_cursor)
+
+
+router.include_router(catalogue)
+router.include_router(orders)
+router.include_router(loyalty)

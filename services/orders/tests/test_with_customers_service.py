@@ -1,0 +1,276 @@
+"""Orders with the real customers service: the replica fed by its events, and the HTTP fallback.
+
+The customers app runs over a database of its own. With its bus on, its events reach the orders
+consumer through the real broker; with its bus off and served on a loopback port, nothing
+arrives and orders must ask it over HTTP (and refuse to guess when it cannot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from services.customers.app import create_app as create_customers_app
+from services.customers.config import CustomersSettings
+from services.orders.app import create_app
+from services.orders.models import CustomerReplica
+from services.orders.tests.conftest import (
+    ANALYST,
+    CUSTOMERS_TOPIC,
+    MANAGER,
+    SUPPORT,
+    EventLog,
+    assert_problem,
+    create_product,
+    loyalty_of,
+    order_body,
+    pay,
+    place,
+    put_program,
+    settings_for,
+)
+from shared.events.envelope import EventEnvelope
+from shared.testing.apps import app_client, free_port, served
+from shared.testing.infra import PostgresServer
+
+pytestmark = pytest.mark.integration
+
+
+def customer_body(name: str = "Toko Buku Sinar") -> dict[str, Any]:
+    return {"kind": "company", "name": name, "emails": [f"c.{uuid.uuid4().hex[:12]}@example.com"],
+            "segment": "retail shops"}
+
+
+async def register(customers: httpx.AsyncClient) -> str:
+    response = await customers.post("/customers", json=customer_body(), headers=MANAGER)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def replica_row(app: FastAPI, customer_id: str) -> CustomerReplica | None:
+    async with app.state.runtime.db.transaction() as session:
+        return await session.get(CustomerReplica, customer_id)
+
+
+async def wait_replica(app: FastAPI, customer_id: str, *, status: str | None = None, name: str | None = None,
+                       timeout: float = 30.0) -> CustomerReplica:
+    deadline = time.monotonic() + timeout
+    while True:
+        row = await replica_row(app, customer_id)
+        if row is not None and (status is None or row.status == status) and (name is None or row.name == name):
+            return row
+        if time.monotonic() > deadline:
+            raise AssertionError(f"replica of {customer_id} never reached status={status} name={name}: {row}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+async def customers_db(postgres: PostgresServer) -> str:
+    return postgres.async_url(await postgres.create_database(prefix="customers"))
+
+
+# ----- the replica, fed by events -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+async def both(customers_db: str, module_database_url: str,
+               topics: str) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, FastAPI]]:
+    """The real customers app with its bus on, and orders whose HTTP fallback points at nothing."""
+    customers_app = create_customers_app(CustomersSettings(database_url=customers_db, kafka_bootstrap=topics,
+                                                           relay_idle_seconds=0.2))
+    closed = f"http://127.0.0.1:{free_port()}"  # HTTP would fail: only events can teach orders
+    orders_app = create_app(settings_for(module_database_url, topics, customers_url=closed))
+    async with app_client(customers_app) as customers, app_client(orders_app) as orders:
+        yield customers, orders, orders_app
+
+
+async def test_customers_events_feed_the_replica_and_refusals_follow_them(
+        both: tuple[httpx.AsyncClient, httpx.AsyncClient, FastAPI], event_log: EventLog) -> None:
+    customers, orders, orders_app = both
+    await put_program(orders)
+    product = await create_product(orders, price="1000.00", cost="650.00")
+
+    customer = await register(customers)
+    row = await wait_replica(orders_app, customer)
+    assert (row.status, row.name, row.segment, row.source) == ("active", "Toko Buku Sinar", "retail shops", "event")
+    await place(orders, customer, (product, 1))
+
+    renamed = await customers.patch(f"/customers/{customer}", json={"name": "Toko Buku Sinar Jaya"}, headers=MANAGER)
+    assert renamed.status_code == 200
+    await wait_replica(orders_app, customer, name="Toko Buku Sinar Jaya")
+
+    erased = await customers.post(f"/customers/{customer}/erase", headers=SUPPORT)
+    assert erased.status_code == 200
+    row = await wait_replica(orders_app, customer, status="erased")
+    assert row.name is None  # personal data dropped from the replica too
+    assert_problem(await orders.post("/orders", json=order_body(customer, (product, 1)), headers=MANAGER),
+                   410, "customer-erased")
+    # Orders already placed stay on the books (they hold no personal data).
+    assert len((await orders.get(f"/customers/{customer}/orders", headers=ANALYST)).json()["items"]) == 1
+
+    survivor, duplicate = await register(customers), await register(customers)
+    await wait_replica(orders_app, survivor)
+    await wait_replica(orders_app, duplicate)
+    await pay(orders, (await place(orders, duplicate, (product, 1)))["id"])  # the duplicate reaches silver
+    assert (await loyalty_of(orders, duplicate))["tier"]["name"] == "silver"
+    merged = await customers.post(f"/customers/{survivor}/merge", json={"duplicate_id": duplicate}, headers=MANAGER)
+    assert merged.status_code == 200, merged.text
+    row = await wait_replica(orders_app, duplicate, status="merged")
+    assert row.merged_into_id == survivor
+    refused = assert_problem(await orders.post("/orders", json=order_body(duplicate, (product, 1)), headers=MANAGER),
+                             409, "customer-merged")
+    assert refused["survivor_id"] == survivor
+    # The duplicate's purchases now count for the survivor, whose next order gets the discount.
+    status = await loyalty_of(orders, survivor)
+    assert (status["lifetime_spend"], status["tier"]["name"]) == ("1000.00", "silver")
+    assert (await place(orders, survivor, (product, 1)))["discount"] == "50.00"
+    change = await event_log.wait_type("orders.loyalty.tier_changed", customer_id=survivor, reason="merge")
+    assert change[0].payload["tier"] == "silver"
+
+
+async def test_stale_and_repeated_customer_events_change_nothing(
+        both: tuple[httpx.AsyncClient, httpx.AsyncClient, FastAPI], topics: str) -> None:
+    _, orders, orders_app = both
+    customer = str(uuid.uuid4())
+    t0 = datetime.now(UTC) - timedelta(minutes=10)
+    snapshot = {"customer_id": customer, "kind": "person", "segment": "schools", "status": "active",
+                "manager_id": None, "preferred_channel": None, "tags": [], "created_at": t0.isoformat()}
+
+    def envelope(event_type: str, at: datetime, payload: dict[str, Any]) -> EventEnvelope:
+        return EventEnvelope(event_id=uuid.uuid4(), type=event_type, version=1, occurred_at=at, producer="customers",
+                             aggregate_id=customer, customer_id=customer, correlation_id=str(uuid.uuid4()),
+                             payload=payload)
+
+    newer = envelope("customers.customer.updated", t0 + timedelta(minutes=2),
+                     {**snapshot, "name": "Siti (new)", "changed_fields": ["name"]})
+    older = envelope("customers.customer.registered", t0,
+                     {**snapshot, "name": "Siti (old)", "source": None, "first_contact_channel": None})
+    erased = envelope("customers.customer.erased", t0 + timedelta(minutes=3),
+                      {"customer_id": customer, "erased_at": (t0 + timedelta(minutes=3)).isoformat()})
+    after_erasure = envelope("customers.customer.updated", t0 + timedelta(minutes=4),
+                             {**snapshot, "name": "Siti (back?)", "changed_fields": ["name"]})
+    producer = AIOKafkaProducer(bootstrap_servers=topics, enable_idempotence=True)
+    await producer.start()
+    try:
+        async def send(env: EventEnvelope) -> None:
+            await producer.send_and_wait(CUSTOMERS_TOPIC, env.to_bytes(), key=customer.encode())
+
+        await send(newer)
+        await send(older)  # arrives late: must not overwrite the newer name
+        await send(newer)  # redelivered: the inbox absorbs it
+        marker = str(uuid.uuid4())  # a later event on another key tells us the consumer got this far
+        await producer.send_and_wait(CUSTOMERS_TOPIC, EventEnvelope(
+            event_id=uuid.uuid4(), type="customers.customer.registered", version=1, occurred_at=datetime.now(UTC),
+            producer="customers", aggregate_id=marker, customer_id=marker, correlation_id="m",
+            payload={**snapshot, "customer_id": marker, "name": "marker", "source": None,
+                     "first_contact_channel": None}).to_bytes(), key=customer.encode())
+        await wait_replica(orders_app, marker)
+        row = await replica_row(orders_app, customer)
+        assert row is not None and (row.name, row.status) == ("Siti (new)", "active")
+        assert row.state_at == newer.occurred_at
+
+        await send(erased)
+        await send(after_erasure)  # even a newer snapshot never resurrects an erased customer
+        await send(older)
+        await wait_replica(orders_app, customer, status="erased")
+        await producer.send_and_wait(CUSTOMERS_TOPIC, EventEnvelope(
+            event_id=uuid.uuid4(), type="customers.customer.erased", version=1, occurred_at=datetime.now(UTC),
+            producer="customers", aggregate_id=marker, customer_id=marker, correlation_id="m",
+            payload={"customer_id": marker, "erased_at": datetime.now(UTC).isoformat()}).to_bytes(),
+            key=customer.encode())
+        await wait_replica(orders_app, marker, status="erased")
+        row = await replica_row(orders_app, customer)
+        assert row is not None and (row.status, row.name) == ("erased", None)
+    finally:
+        await producer.stop()
+    product = await create_product(orders)
+    assert_problem(await orders.post("/orders", json=order_body(customer, (product, 1)), headers=MANAGER), 410)
+
+
+# ----- the HTTP fallback --------------------------------------------------------------------------
+
+async def test_http_fallback_accepts_a_customer_whose_event_has_not_arrived(
+        customers_db: str, database_url: str, topics: str) -> None:
+    customers_app = create_customers_app(CustomersSettings(database_url=customers_db, kafka_bootstrap=topics,
+                                                           bus_enabled=False))
+    port = free_port()
+    orders_app = create_app(settings_for(database_url, topics, customers_url=f"http://127.0.0.1:{port}",
+                                         customers_timeout_seconds=2.0, bus_enabled=False))
+    async with app_client(orders_app) as orders:
+        product = await create_product(orders)
+        async with served(customers_app, port=port) as customers_url:
+            async with httpx.AsyncClient(base_url=customers_url) as customers:
+                customer = await register(customers)  # no event will ever arrive (bus off)
+                gone, survivor, duplicate = (await register(customers), await register(customers),
+                                             await register(customers))
+                assert (await customers.post(f"/customers/{gone}/erase", headers=SUPPORT)).status_code == 200
+                assert (await customers.post(f"/customers/{survivor}/merge", json={"duplicate_id": duplicate},
+                                             headers=MANAGER)).status_code == 200
+
+            order = await place(orders, customer, (product, 2))
+            assert order["customer_id"] == customer
+            row = await replica_row(orders_app, customer)
+            assert row is not None and (row.source, row.status, row.name) == ("http", "active", "Toko Buku Sinar")
+
+            assert_problem(await orders.post("/orders", json=order_body(gone, (product, 1)), headers=MANAGER),
+                           410, "customer-erased")
+            merged = assert_problem(await orders.post("/orders", json=order_body(duplicate, (product, 1)),
+                                                      headers=MANAGER), 409, "customer-merged")
+            assert merged["survivor_id"] == survivor
+            assert_problem(await orders.post("/orders", json=order_body(str(uuid.uuid4()), (product, 1)),
+                                             headers=MANAGER), 422, "customer-unknown")
+
+        # The customers service is down now: known customers still order, unknown ones are not guessed at.
+        started = time.monotonic()
+        await place(orders, customer, (product, 1))
+        unknown = str(uuid.uuid4())
+        down = assert_problem(await orders.post("/orders", json=order_body(unknown, (product, 1)), headers=MANAGER),
+                              503, "dependency-unavailable")
+        assert down["customer_id"] == unknown
+        assert time.monotonic() - started < 5
+        assert await replica_row(orders_app, unknown) is None
+        assert len((await orders.get(f"/customers/{unknown}/orders", headers=ANALYST)).json()["items"]) == 0
+
+
+async def test_http_fallback_refuses_when_the_customers_service_rejects_or_stalls(
+        customers_db: str, database_url: str, topics: str) -> None:
+    customers_app = create_customers_app(CustomersSettings(database_url=customers_db, kafka_bootstrap=topics,
+                                                           bus_enabled=False))
+    async with served(customers_app) as customers_url:
+        async with httpx.AsyncClient(base_url=customers_url) as customers:
+            customer = await register(customers)
+        # Wrong credentials: the customers service says 401; orders cannot verify, so 503.
+        wrong_token = create_app(settings_for(database_url, topics, customers_url=customers_url,
+                                              customers_token="not-a-token", bus_enabled=False))
+        async with app_client(wrong_token) as orders:
+            product = await create_product(orders)
+            body = assert_problem(await orders.post("/orders", json=order_body(customer, (product, 1)),
+                                                    headers=MANAGER), 503)
+            assert body["dependency_status"] == 401
+
+    # A peer that accepts the connection and never answers: the short timeout decides.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    stalled = create_app(settings_for(database_url, topics, customers_url=f"http://127.0.0.1:{port}",
+                                      customers_timeout_seconds=0.5, bus_enabled=False))
+    try:
+        async with app_client(stalled) as orders:
+            product = await create_product(orders)
+            started = time.monotonic()
+            assert_problem(await orders.post("/orders", json=order_body(str(uuid.uuid4()), (product, 1)),
+                                             headers=MANAGER), 503)
+            assert time.monotonic() - started < 2.5
+    finally:
+        server.close()
