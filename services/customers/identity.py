@@ -37,3 +37,18 @@ def normalise_tax_id(raw: str) -> str:
 def search_text(*, name: str, emails: list[str], phones: list[str]) -> str:
     digits = [re.sub(r"\D", "", p) for p in phones]
     return " ".join([name.lower(), *emails, *phones, *digits])
+
+
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]+$")
+
+
+def phone_search_digits(query: str) -> str | None:
+    """The digits to look for when a search looks like a phone number, else None.
+
+    People type "0812-3456-7890" for what is stored as +6281234567890: without punctuation and
+    the national trunk prefix ("0") the digits are a substring of the stored ones.
+    """
+    if not _PHONE_LIKE.match(query.strip()):
+        return None
+    digits = re.sub(r"\D", "", query).lstrip("0")
+    return digits if len(digits) >= 3 else None

@@ -22,6 +22,12 @@ def _utc(nullable: bool = False, index: bool = False) -> sa.Column:
     return sa.Column(UTCDateTime, nullable=nullable, index=index)
 
 
+def _actor() -> sa.Column:
+    # The token's subject, as the identity provider issued it: no length of ours can be assumed
+    # (a bounded column turned a long subject into a database error, i.e. a 500).
+    return sa.Column(sa.Text, nullable=False)
+
+
 class Customer(Table, table=True):
     __tablename__ = "customer"
 
@@ -83,7 +89,7 @@ class ConsentChange(Table, table=True):
     channel: str = Field(max_length=16)
     granted: bool
     source: str = Field(max_length=200)
-    changed_by: str = Field(max_length=120)
+    changed_by: str = Field(sa_column=_actor())
     changed_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
 
 
@@ -93,7 +99,7 @@ class ManagerAssignment(Table, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     customer_id: str = Field(foreign_key="customer.id", index=True, max_length=36)
     employee_id: str = Field(max_length=64)
-    assigned_by: str = Field(max_length=120)
+    assigned_by: str = Field(sa_column=_actor())
     assigned_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
     ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
@@ -109,7 +115,7 @@ class Interaction(Table, table=True):
     summary: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     outcome: str | None = Field(default=None, max_length=200)
     occurred_at: datetime = Field(sa_column=_utc(index=True))
-    recorded_by: str = Field(max_length=120)
+    recorded_by: str = Field(sa_column=_actor())
     recorded_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
 
 
@@ -127,7 +133,7 @@ class Consultation(Table, table=True):
     outcome: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     # Set when an event scheduled it (e.g. "<order id>:<product id>"): one consultation per cause.
     source_key: str | None = Field(default=None, max_length=200)
-    created_by: str = Field(max_length=120)
+    created_by: str = Field(sa_column=_actor())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
     completed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
@@ -141,7 +147,7 @@ class Announcement(Table, table=True):
     segments: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     channels: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     audience_size: int = 0
-    created_by: str = Field(max_length=120)
+    created_by: str = Field(sa_column=_actor())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc(index=True))
 
 

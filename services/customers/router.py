@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.customers import service
@@ -35,7 +36,6 @@ from services.customers.schemas import (
     ManagerAssignmentPublic,
     ManagerPublic,
     MergeRequest,
-    Segment,
 )
 from shared.http import idempotency
 from shared.http.app import DbDep
@@ -49,8 +49,13 @@ Reader = Annotated[Principal, Depends(require_roles("manager", "support", "analy
 Managers = Annotated[Principal, Depends(require_roles("manager"))]
 Privacy = Annotated[Principal, Depends(require_roles("support"))]
 Paging = Annotated[PageParams, Depends(page_params)]
-CustomerId = Annotated[str, "customer id"]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+# PostgreSQL text cannot hold U+0000: a NUL in a path or query value is invalid input, not a query to run.
+NO_NUL = r"^[^\x00]*$"
+CustomerId = Annotated[str, Path(description="customer id", pattern=NO_NUL)]
+ConsultationId = Annotated[str, Path(description="consultation id", pattern=NO_NUL)]
+AnnouncementId = Annotated[str, Path(description="announcement id", pattern=NO_NUL)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200,
+                                              pattern=NO_NUL)]
 
 
 def settings_of(request: Request) -> CustomersSettings:
@@ -83,10 +88,11 @@ async def register_customer(body: CustomerCreate, db: DbDep, settings: SettingsD
 @router.get("/customers", response_model=CustomersPage, summary="Find customers")
 async def list_customers(
     db: DbDep, _: Reader, page: Paging,
-    segment: Annotated[Segment | None, Query()] = None,
-    manager_id: Annotated[str | None, Query(max_length=64)] = None,
-    tag: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, description="name, e-mail or phone")] = None,
+    segment: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    manager_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    tag: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL,
+                                   description="name, e-mail or phone")] = None,
     created_from: Annotated[Instant | None, Query()] = None,
     created_to: Annotated[Instant | None, Query()] = None,
     customer_status: Annotated[Literal["active", "merged", "erased"] | None, Query(alias="status")] = None,
@@ -203,10 +209,10 @@ async def schedule_consultation(customer_id: CustomerId, body: ConsultationCreat
 @router.get("/consultations", response_model=ConsultationsPage, summary="A manager's agenda, soonest first")
 async def list_consultations(
     db: DbDep, _: Staff, page: Paging,
-    employee_id: Annotated[str | None, Query(max_length=64)] = None,
+    employee_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     consultation_status: Annotated[Literal["scheduled", "completed"] | None, Query(alias="status")] = None,
     due_before: Annotated[Instant | None, Query()] = None,
-    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+    customer_id: Annotated[str | None, Query(max_length=36, pattern=NO_NUL)] = None,
 ) -> ConsultationsPage:
     async with db.transaction() as session:
         rows, next_cursor = await service.list_consultations(
@@ -217,7 +223,7 @@ async def list_consultations(
 
 @router.post("/consultations/{consultation_id}/complete", response_model=ConsultationPublic,
              summary="Complete a consultation with its outcome")
-async def complete_consultation(consultation_id: str, body: ConsultationComplete, db: DbDep,
+async def complete_consultation(consultation_id: ConsultationId, body: ConsultationComplete, db: DbDep,
                                 _: Staff) -> ConsultationPublic:
     async with db.transaction() as session:
         consultation = await service.complete_consultation(session, consultation_id=consultation_id,
@@ -229,7 +235,8 @@ async def complete_consultation(consultation_id: str, body: ConsultationComplete
              summary="Announce company news to consenting customers (retry safely with Idempotency-Key)")
 async def create_announcement(body: AnnouncementCreate, db: DbDep, who: Managers, adapter: AdapterDep,
                               response: Response, idempotency_key: IdempotencyKey = None) -> AnnouncementPublic:
-    scope = f"announcements:{who.subject}"
+    # Keys are per sender. The subject is hashed: the scope column is bounded, a subject is not.
+    scope = f"announcements:{hashlib.sha256(who.subject.encode()).hexdigest()}"
     async with db.transaction() as session:
         if idempotency_key is not None:
             stored = await idempotency.begin(session, scope=scope, key=idempotency_key,
@@ -247,7 +254,7 @@ async def create_announcement(body: AnnouncementCreate, db: DbDep, who: Managers
 
 
 @router.get("/announcements/{announcement_id}", response_model=AnnouncementPublic, summary="One announcement")
-async def get_announcement(announcement_id: str, db: DbDep, _: Reader) -> AnnouncementPublic:
+async def get_announcement(announcement_id: AnnouncementId, db: DbDep, _: Reader) -> AnnouncementPublic:
     async with db.transaction() as session:
         announcement, by_channel = await service.get_announcement(session, announcement_id=announcement_id)
     return AnnouncementPublic.model_validate({**announcement.model_dump(), "deliveries_by_channel": by_channel})
@@ -255,7 +262,7 @@ async def get_announcement(announcement_id: str, db: DbDep, _: Reader) -> Announ
 
 @router.get("/announcements/{announcement_id}/deliveries", response_model=DeliveriesPage,
             summary="Who received the announcement, on which channel")
-async def list_deliveries(announcement_id: str, db: DbDep, _: Reader, page: Paging) -> DeliveriesPage:
+async def list_deliveries(announcement_id: AnnouncementId, db: DbDep, _: Reader, page: Paging) -> DeliveriesPage:
     async with db.transaction() as session:
         rows, next_cursor = await service.list_deliveries(session, announcement_id=announcement_id, page=page)
     return DeliveriesPage(items=[DeliveryPublic.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -36,6 +36,7 @@ from services.customers.schemas import (
     CustomerPublic,
     CustomerUpdate,
     InteractionCreate,
+    holds_nul,
 )
 from shared.bus.outbox import add_event
 from shared.db.types import utcnow
@@ -118,17 +119,17 @@ async def list_customers(session: AsyncSession, *, page: PageParams, segment: st
     if search:
         needle = search.strip().lower()
         pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(Customer.search_text.like(pattern, escape="\\"))
+        matches = Customer.search_text.like(pattern, escape="\\")
+        digits = identity.phone_search_digits(needle)
+        if digits:
+            matches = or_(matches, Customer.search_text.like(f"%{digits}%"))
+        query = query.where(matches)
     if created_from:
         query = query.where(Customer.created_at >= created_from)
     if created_to:
         query = query.where(Customer.created_at < created_to)
     if page.cursor:
-        cursor = decode_cursor(page.cursor)
-        try:
-            after_at, after_id = datetime.fromisoformat(cursor["created_at"]), str(cursor["id"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise Unprocessable("the cursor is not one this API issued", field="cursor") from exc
+        after_at, after_id = _time_id_cursor(page.cursor, "created_at")
         query = query.where(or_(Customer.created_at < after_at,
                                 and_(Customer.created_at == after_at, Customer.id < after_id)))
     rows = list((await session.execute(
@@ -178,7 +179,9 @@ async def _store_identifiers(session: AsyncSession, customer_id: str, pairs: lis
     """Insert identifier rows; a concurrent registration of the same identifier loses here."""
     try:
         async with session.begin_nested():
-            session.add_all(CustomerIdentifier(kind=k, value=v, customer_id=customer_id) for k, v in pairs)
+            # Always in one order: two requests naming the same identifiers in opposite orders
+            # would otherwise wait on each other's rows (a deadlock, answered as a 500).
+            session.add_all(CustomerIdentifier(kind=k, value=v, customer_id=customer_id) for k, v in sorted(pairs))
             await session.flush()
     except IntegrityError:
         await _refuse_duplicates(session, pairs, own_id=customer_id)
@@ -298,15 +301,20 @@ async def merge_customers(session: AsyncSession, *, survivor_id: str, duplicate_
     await get_active_customer(session, customer_id=second, for_update=True)
     survivor = await get_active_customer(session, customer_id=survivor_id)
     duplicate = await get_active_customer(session, customer_id=duplicate_id)
+    if survivor.tax_id and duplicate.tax_id and survivor.tax_id != duplicate.tax_id:
+        raise Conflict("the two customers have different tax ids; they are different companies",
+                       survivor_tax_id=survivor.tax_id, duplicate_tax_id=duplicate.tax_id)
+    if duplicate.tax_id and survivor.kind != "company":
+        # A tax id is recorded for companies only: the company must be the survivor.
+        raise Conflict("a person cannot take over a company's tax id; merge the person into the company",
+                       survivor_id=survivor.id, duplicate_id=duplicate.id)
     now = utcnow()
 
     survivor.emails = list(dict.fromkeys(survivor.emails + duplicate.emails))
     survivor.phones = list(dict.fromkeys(survivor.phones + duplicate.phones))
-    if survivor.tax_id and duplicate.tax_id and survivor.tax_id != duplicate.tax_id:
-        raise Conflict("the two customers have different tax ids; they are different companies",
-                       survivor_tax_id=survivor.tax_id, duplicate_tax_id=duplicate.tax_id)
     survivor.tax_id = survivor.tax_id or duplicate.tax_id
-    for name in ("address", "segment", "source", "first_contact_channel", "manager_id", "preferred_channel"):
+    survivor_had_manager = survivor.manager_id is not None
+    for name in ("address", "segment", "source", "first_contact_channel", "manager_id"):
         if getattr(survivor, name) is None and getattr(duplicate, name) is not None:
             setattr(survivor, name, getattr(duplicate, name))
     if duplicate.notes:
@@ -326,6 +334,17 @@ async def merge_customers(session: AsyncSession, *, survivor_id: str, duplicate_
         if channel not in consents[survivor.id]:
             session.add(Consent(customer_id=survivor.id, channel=channel, granted=granted, updated_at=now))
     await session.execute(delete(Consent).where(Consent.customer_id == duplicate.id))
+    merged_consents = {**consents[duplicate.id], **consents[survivor.id]}
+    # The duplicate's preference is taken only where the merged consents still allow it.
+    if survivor.preferred_channel is None and merged_consents.get(duplicate.preferred_channel or ""):
+        survivor.preferred_channel = duplicate.preferred_channel
+    if survivor_had_manager:
+        # The survivor keeps its manager: the duplicate's assignment ends here, so the history
+        # never shows two current managers.
+        await session.execute(update(ManagerAssignment)
+                              .where(ManagerAssignment.customer_id == duplicate.id,
+                                     ManagerAssignment.ended_at.is_(None))
+                              .values(ended_at=now))
     for model in (ConsentChange, Interaction, Consultation, ManagerAssignment):
         await session.execute(update(model).where(model.customer_id == duplicate.id).values(customer_id=survivor.id))
 
@@ -350,13 +369,20 @@ async def erase_customer(session: AsyncSession, *, customer_id: str) -> Customer
         raise Conflict(f"customer {customer_id} was merged; erase the survivor {customer.merged_into_id}",
                        survivor_id=customer.merged_into_id)
     now = utcnow()
-    customer.name = ERASED_NAME
-    customer.emails, customer.phones, customer.tax_id = [], [], None
-    customer.address = customer.notes = customer.source = None
-    customer.preferred_channel = None
-    customer.search_text = ""
+    _anonymise(customer, now)
     customer.status = "erased"
-    customer.erased_at = customer.updated_at = now
+    # Records merged into this one hold the same person's data: they go too (and so do theirs).
+    retired: list[Customer] = []
+    frontier = [customer.id]
+    while frontier:
+        found = list((await session.execute(
+            select(Customer).where(Customer.merged_into_id.in_(frontier)).with_for_update())).scalars())
+        retired += found
+        frontier = [c.id for c in found]
+    for merged in retired:
+        if merged.erased_at is None:
+            _anonymise(merged, now)
+            session.add(merged)
     await session.execute(delete(CustomerIdentifier).where(CustomerIdentifier.customer_id == customer.id))
     await session.execute(update(Interaction).where(Interaction.customer_id == customer.id)
                           .values(summary="[erased]"))
@@ -367,7 +393,20 @@ async def erase_customer(session: AsyncSession, *, customer_id: str) -> Customer
     await session.flush()
     add_event(session, events.CustomerErasedV1(customer_id=customer.id, erased_at=now),
               aggregate_id=customer.id, customer_id=customer.id)
+    for merged in retired:
+        # Replicas that never re-keyed the merged id must drop their copy too.
+        add_event(session, events.CustomerErasedV1(customer_id=merged.id, erased_at=now),
+                  aggregate_id=merged.id, customer_id=merged.id)
     return customer
+
+
+def _anonymise(customer: Customer, now: datetime) -> None:
+    customer.name = ERASED_NAME
+    customer.emails, customer.phones, customer.tax_id = [], [], None
+    customer.address = customer.notes = customer.source = None
+    customer.preferred_channel = None
+    customer.search_text = ""
+    customer.erased_at = customer.updated_at = now
 
 
 # ----- consent and manager --------------------------------------------------------------
@@ -535,11 +574,19 @@ async def complete_consultation(session: AsyncSession, *, consultation_id: str, 
 
 # ----- announcements -----------------------------------------------------------------------
 
+def channel_order(*, allowed: list[str], consents: dict[str, bool], preferred: str | None) -> list[str]:
+    """The allowed channels the customer consented to, in the announcement's order, the preferred one first."""
+    ordered = [channel for channel in allowed if consents.get(channel)]
+    if preferred in ordered:
+        ordered.remove(preferred)
+        ordered.insert(0, preferred)
+    return ordered
+
+
 def choose_channel(*, allowed: list[str], consents: dict[str, bool], preferred: str | None) -> str | None:
     """The preferred channel when allowed and consented, else the first allowed channel with consent."""
-    if preferred and preferred in allowed and consents.get(preferred):
-        return preferred
-    return next((channel for channel in allowed if consents.get(channel)), None)
+    ordered = channel_order(allowed=allowed, consents=consents, preferred=preferred)
+    return ordered[0] if ordered else None
 
 
 def _address_for(customer: Customer, channel: str) -> str | None:
@@ -547,8 +594,9 @@ def _address_for(customer: Customer, channel: str) -> str | None:
         return customer.emails[0] if customer.emails else None
     if channel in ("phone", "sms", "messenger"):
         return customer.phones[0] if customer.phones else None
-    if channel == "post":
-        return customer.address.get("line1") if customer.address else None
+    if channel == "post" and customer.address:
+        parts = [customer.address.get(k) for k in ("line1", "line2", "city", "region", "postal_code", "country")]
+        return ", ".join(p for p in parts if p) or None
     return None
 
 
@@ -568,16 +616,31 @@ async def create_announcement(session: AsyncSession, *, data: AnnouncementCreate
     consents = await consents_of(session, [c.id for c in audience]) if audience else {}
     by_channel: Counter[str] = Counter()
     for customer in audience:
-        channel = choose_channel(allowed=data.channels, consents=consents[customer.id],
-                                 preferred=customer.preferred_channel)
-        if channel is None:
+        candidates = channel_order(allowed=data.channels, consents=consents[customer.id],
+                                   preferred=customer.preferred_channel)
+        if not candidates:
             continue
-        outcome = await adapter.deliver(channel=channel, customer_id=customer.id,
-                                        address=_address_for(customer, channel), title=data.title, body=data.body)
-        session.add(AnnouncementDelivery(announcement_id=announcement.id, customer_id=customer.id, channel=channel,
-                                         status="sent" if outcome.ok else "failed", detail=outcome.detail))
-        if outcome.ok:
-            by_channel[channel] += 1
+        # The preferred channel first; when it cannot reach the customer (no address on file,
+        # gateway refused) the next consented channel is tried.
+        failures: list[str] = []
+        delivered_on: str | None = None
+        outcome = None
+        for channel in candidates:
+            outcome = await adapter.deliver(channel=channel, customer_id=customer.id,
+                                            address=_address_for(customer, channel), title=data.title,
+                                            body=data.body)
+            if outcome.ok:
+                delivered_on = channel
+                break
+            failures.append(f"{channel}: {outcome.detail or 'failed'}")
+        if delivered_on is not None and outcome is not None:
+            session.add(AnnouncementDelivery(announcement_id=announcement.id, customer_id=customer.id,
+                                             channel=delivered_on, status="sent", detail=_clip(outcome.detail)))
+            by_channel[delivered_on] += 1
+        else:
+            session.add(AnnouncementDelivery(announcement_id=announcement.id, customer_id=customer.id,
+                                             channel=candidates[0], status="failed",
+                                             detail=_clip("; ".join(failures))))
     announcement.audience_size = sum(by_channel.values())
     session.add(announcement)
     await session.flush()
@@ -587,6 +650,10 @@ async def create_announcement(session: AsyncSession, *, data: AnnouncementCreate
         deliveries_by_channel=dict(by_channel), dispatched_at=announcement.created_at),
         aggregate_id=announcement.id)
     return announcement, dict(by_channel)
+
+
+def _clip(detail: str | None, limit: int = 500) -> str | None:
+    return detail if detail is None or len(detail) <= limit else detail[: limit - 1] + "\u2026"
 
 
 async def get_announcement(session: AsyncSession, *, announcement_id: str) -> tuple[Announcement, dict[str, int]]:
@@ -605,8 +672,10 @@ async def list_deliveries(session: AsyncSession, *, announcement_id: str,
     await get_announcement(session, announcement_id=announcement_id)
     query = select(AnnouncementDelivery).where(AnnouncementDelivery.announcement_id == announcement_id)
     if page.cursor:
-        cursor = decode_cursor(page.cursor)
-        query = query.where(AnnouncementDelivery.customer_id > str(cursor.get("customer_id", "")))
+        after = _cursor_values(page.cursor).get("customer_id")
+        if not isinstance(after, str):
+            raise Unprocessable("the cursor is not one this API issued", field="cursor")
+        query = query.where(AnnouncementDelivery.customer_id > after)
     rows = list((await session.execute(query.order_by(AnnouncementDelivery.customer_id).limit(page.limit + 1)))
                 .scalars())
     next_cursor = None
@@ -618,12 +687,24 @@ async def list_deliveries(session: AsyncSession, *, announcement_id: str,
 
 # ----- cursor helpers -------------------------------------------------------------------
 
-def _time_id_cursor(raw: str, field: str) -> tuple[datetime, str]:
+def _cursor_values(raw: str) -> dict[str, Any]:
+    """A decoded cursor; anything a database could choke on is refused as 422 here."""
     cursor = decode_cursor(raw)
+    if holds_nul(cursor):
+        raise Unprocessable("the cursor is not one this API issued", field="cursor")
+    return cursor
+
+
+def _time_id_cursor(raw: str, field: str) -> tuple[datetime, str]:
+    cursor = _cursor_values(raw)
     try:
-        return datetime.fromisoformat(cursor[field]), str(cursor["id"])
+        at, row_id = datetime.fromisoformat(cursor[field]), cursor["id"]
     except (KeyError, TypeError, ValueError) as exc:
         raise Unprocessable("the cursor is not one this API issued", field="cursor") from exc
+    # A naive or non-string value would fail inside the database driver (a 500), not here.
+    if at.tzinfo is None or not isinstance(row_id, str):
+        raise Unprocessable("the cursor is not one this API issued", field="cursor")
+    return at, row_id
 
 
 def _page(rows: list[Any], limit: int, field: str) -> tuple[list[Any], str | None]:

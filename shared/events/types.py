@@ -12,7 +12,10 @@ from pydantic import AfterValidator, PlainSerializer
 def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("a time zone is required (ISO-8601 with an offset, e.g. 2026-01-31T09:00:00Z)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+05:00 has no UTC equivalent
+        raise ValueError("the instant is out of range") from exc
 
 
 def _decimal_text(value: Decimal) -> str:

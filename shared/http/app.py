@@ -45,10 +45,7 @@ class RequestContextMiddleware:
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            response = problem_response(status=413, title="Payload too large", slug="payload-too-large",
-                                        detail=f"the body may be at most {self.max_body_bytes} bytes",
-                                        headers={"X-Request-ID": request_id})
-            await response(scope, receive, send)
+            await self._too_large(request_id)(scope, receive, send)
             correlation_id_var.reset(token)
             return
 
@@ -73,11 +70,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLarge:
-            response = problem_response(status=413, title="Payload too large", slug="payload-too-large",
-                                        detail=f"the body may be at most {self.max_body_bytes} bytes",
-                                        headers={"X-Request-ID": request_id})
             status_holder["status"] = 413
-            await response(scope, receive, send)
+            await self._too_large(request_id)(scope, receive, send)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
@@ -85,6 +79,12 @@ class RequestContextMiddleware:
                 time.perf_counter() - started
             )
             correlation_id_var.reset(token)
+
+
+    def _too_large(self, request_id: str) -> Response:
+        return problem_response(status=413, title="Payload too large", slug="payload-too-large",
+                                detail=f"the body may be at most {self.max_body_bytes} bytes",
+                                headers={"X-Request-ID": request_id})
 
 
 class _BodyTooLarge(Exception):

@@ -13,11 +13,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# RFC 9457's own members: an extension may not reuse them.
+STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
 
 
 class DomainError(Exception):
@@ -26,6 +29,8 @@ class DomainError(Exception):
     slug: str = "bad-request"
 
     def __init__(self, detail: str, **extensions: Any) -> None:
+        if clash := STANDARD_MEMBERS & extensions.keys():
+            raise ValueError(f"problem extensions may not be named {sorted(clash)}")
         super().__init__(detail)
         self.detail = detail
         self.extensions = extensions
@@ -64,13 +69,14 @@ class DependencyUnavailable(DomainError):
 
 
 def problem_response(*, status: int, title: str, detail: str | None, slug: str, instance: str | None = None,
-                     headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
+                     headers: dict[str, str] | None = None, extensions: dict[str, Any] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"type": f"/problems/{slug}", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if instance:
         body["instance"] = instance
-    body.update(extensions)
+    for key, value in (extensions or {}).items():
+        body.setdefault(key, value)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -87,19 +93,28 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem_response(status=exc.status, title=exc.title, detail=exc.detail, slug=exc.slug,
-                                instance=request.url.path, headers=headers, **exc.extensions)
+                                instance=request.url.path, headers=headers, extensions=exc.extensions)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         return problem_response(status=422, title="Invalid request", slug="validation",
                                 detail="The request does not match the schema.", instance=request.url.path,
-                                errors=_safe_validation_errors(exc))
+                                extensions={"errors": _safe_validation_errors(exc)})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(status=exc.status_code, title=str(exc.detail), detail=None,
                                 slug=f"http-{exc.status_code}", instance=request.url.path,
                                 headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the schema let through (a NUL character in text, say):
+        # the input is at fault, and nothing was stored.
+        log.info("database refused a value", extra={"path": request.url.path, "error": str(exc.orig)[:300]})
+        return problem_response(status=422, title="Invalid request", slug="unstorable-value",
+                                detail="A value in the request cannot be stored (for example a NUL character).",
+                                instance=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -84,3 +84,18 @@ def test_search_text_holds_lower_case_name_emails_and_phone_digits() -> None:
     assert "ana@example.com" in text
     assert "6281234567890" in text
     assert "+6281234567890" in text
+
+
+@pytest.mark.parametrize(("query", "digits"), [
+    ("0812-3456-7890", "81234567890"),
+    ("+62 812 3456 7890", "6281234567890"),
+    ("(021) 555 1234", "215551234"),
+    ("812", "812"),
+])
+def test_a_search_that_looks_like_a_phone_looks_for_its_digits(query: str, digits: str) -> None:
+    assert identity.phone_search_digits(query) == digits
+
+
+@pytest.mark.parametrize("query", ["ana", "ana 0812", "12", "0", "+", "--", "a@b.c"])
+def test_a_search_that_is_not_a_phone_number_has_no_digits_to_look_for(query: str) -> None:
+    assert identity.phone_search_digits(query) is None

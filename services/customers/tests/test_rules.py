@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from services.customers.channels import RecordingAdapter
 from services.customers.schemas import (
     AnnouncementCreate,
     ConsentsUpdate,
@@ -17,7 +18,7 @@ from services.customers.schemas import (
     InteractionCreate,
     MergeRequest,
 )
-from services.customers.service import choose_channel
+from services.customers.service import channel_order, choose_channel
 
 # ----- choosing the channel of an announcement ------------------------------------------------
 
@@ -47,6 +48,22 @@ def test_withdrawn_or_missing_consent_means_no_channel() -> None:
     assert choose_channel(allowed=["email", "sms"], consents={"email": False}, preferred="email") is None
     assert choose_channel(allowed=["email"], consents={}, preferred=None) is None
     assert choose_channel(allowed=["email"], consents={"post": True}, preferred="post") is None
+
+
+def test_the_channels_to_try_are_the_consented_ones_preferred_first() -> None:
+    consents = {"email": True, "sms": True, "post": False, "phone": True}
+    assert channel_order(allowed=["email", "sms", "post"], consents=consents, preferred="sms") == ["sms", "email"]
+    assert channel_order(allowed=["email", "sms"], consents=consents, preferred="phone") == ["email", "sms"]
+    assert channel_order(allowed=["post"], consents=consents, preferred=None) == []
+
+
+async def test_the_recording_adapter_needs_an_address_on_every_channel() -> None:
+    adapter = RecordingAdapter()
+    for channel in ("phone", "email", "sms", "messenger", "post"):
+        missing = await adapter.deliver(channel=channel, customer_id="c", address=None, title="t", body="b")
+        assert not missing.ok and "address" in (missing.detail or "")
+        present = await adapter.deliver(channel=channel, customer_id="c", address="somewhere", title="t", body="b")
+        assert present.ok
 
 
 # ----- CustomerCreate -----------------------------------------------------------------------

@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('segments', sa.JSON(), nullable=True),
     sa.Column('channels', sa.JSON(), nullable=False),
     sa.Column('audience_size', sa.Integer(), nullable=False),
-    sa.Column('created_by', sa.String(length=120), nullable=False),
+    sa.Column('created_by', sa.Text(), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_announcement'))
     )
@@ -88,7 +88,7 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('granted', sa.Boolean(), nullable=False),
     sa.Column('source', sa.String(length=200), nullable=False),
-    sa.Column('changed_by', sa.String(length=120), nullable=False),
+    sa.Column('changed_by', sa.Text(), nullable=False),
     sa.Column('changed_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_consent_change_customer_id_customer')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_change'))
@@ -106,7 +106,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('outcome', sa.Text(), nullable=True),
     sa.Column('source_key', sa.String(length=200), nullable=True),
-    sa.Column('created_by', sa.String(length=120), nullable=False),
+    sa.Column('created_by', sa.Text(), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.Column('completed_at', UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_consultation_customer_id_customer')),
@@ -147,7 +147,7 @@ def upgrade() -> None:
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('outcome', sa.String(length=200), nullable=True),
     sa.Column('occurred_at', UTCDateTime(), nullable=False),
-    sa.Column('recorded_by', sa.String(length=120), nullable=False),
+    sa.Column('recorded_by', sa.Text(), nullable=False),
     sa.Column('recorded_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_interaction_customer_id_customer')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_interaction'))
@@ -160,7 +160,7 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('customer_id', sa.String(length=36), nullable=False),
     sa.Column('employee_id', sa.String(length=64), nullable=False),
-    sa.Column('assigned_by', sa.String(length=120), nullable=False),
+    sa.Column('assigned_by', sa.Text(), nullable=False),
     sa.Column('assigned_at', UTCDateTime(), nullable=False),
     sa.Column('ended_at', UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_manager_assignment_customer_id_customer')),
