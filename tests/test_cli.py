@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -48,15 +49,17 @@ async def test_dlq_list_and_replay(kafka_bootstrap: str) -> None:
     finally:
         await producer.stop()
 
-    listed = run_cli("dlq", "list", dlq, "--bootstrap", kafka_bootstrap, "--json")
+    # The CLI runs in a worker thread: a blocking wait on the test's event loop would stall it.
+    listed = await asyncio.to_thread(run_cli, "dlq", "list", dlq, "--bootstrap", kafka_bootstrap, "--json")
     assert listed.returncode == 0, listed.stderr
     letters = json.loads(listed.stdout)
     assert [x["event"]["event_id"] for x in letters] == [event_id]
     assert letters[0]["headers"]["x-error"] == "boom"
 
-    refused = run_cli("dlq", "replay", dlq, "--bootstrap", kafka_bootstrap)
+    refused = await asyncio.to_thread(run_cli, "dlq", "replay", dlq, "--bootstrap", kafka_bootstrap)
     assert refused.returncode == 1  # neither --event-id nor --all
-    replayed = run_cli("dlq", "replay", dlq, "--bootstrap", kafka_bootstrap, "--event-id", event_id)
+    replayed = await asyncio.to_thread(run_cli, "dlq", "replay", dlq, "--bootstrap", kafka_bootstrap,
+                                       "--event-id", event_id)
     assert replayed.returncode == 0, replayed.stderr
     assert "replayed 1" in replayed.stdout
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
@@ -28,7 +27,6 @@ from services.customers.schemas import (
     CustomerUpdate,
     DeliveriesPage,
     DeliveryPublic,
-    Instant,
     InteractionCreate,
     InteractionPublic,
     InteractionsPage,
@@ -37,6 +35,7 @@ from services.customers.schemas import (
     ManagerPublic,
     MergeRequest,
 )
+from shared.events.types import UtcDatetime
 from shared.http import idempotency
 from shared.http.app import DbDep
 from shared.http.auth import Principal, require_roles
@@ -49,13 +48,10 @@ Reader = Annotated[Principal, Depends(require_roles("manager", "support", "analy
 Managers = Annotated[Principal, Depends(require_roles("manager"))]
 Privacy = Annotated[Principal, Depends(require_roles("support"))]
 Paging = Annotated[PageParams, Depends(page_params)]
-# PostgreSQL text cannot hold U+0000: a NUL in a path or query value is invalid input, not a query to run.
-NO_NUL = r"^[^\x00]*$"
-CustomerId = Annotated[str, Path(description="customer id", pattern=NO_NUL)]
-ConsultationId = Annotated[str, Path(description="consultation id", pattern=NO_NUL)]
-AnnouncementId = Annotated[str, Path(description="announcement id", pattern=NO_NUL)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200,
-                                              pattern=NO_NUL)]
+CustomerId = Annotated[str, Path(description="customer id", max_length=36)]
+ConsultationId = Annotated[str, Path(description="consultation id", max_length=36)]
+AnnouncementId = Annotated[str, Path(description="announcement id", max_length=36)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
 def settings_of(request: Request) -> CustomersSettings:
@@ -88,13 +84,13 @@ async def register_customer(body: CustomerCreate, db: DbDep, settings: SettingsD
 @router.get("/customers", response_model=CustomersPage, summary="Find customers")
 async def list_customers(
     db: DbDep, _: Reader, page: Paging,
-    segment: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
-    manager_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
-    tag: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
+    manager_id: Annotated[str | None, Query(max_length=64)] = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200,
                                    description="name, e-mail or phone")] = None,
-    created_from: Annotated[Instant | None, Query()] = None,
-    created_to: Annotated[Instant | None, Query()] = None,
+    created_from: Annotated[UtcDatetime | None, Query()] = None,
+    created_to: Annotated[UtcDatetime | None, Query()] = None,
     customer_status: Annotated[Literal["active", "merged", "erased"] | None, Query(alias="status")] = None,
 ) -> CustomersPage:
     async with db.transaction() as session:
@@ -209,10 +205,10 @@ async def schedule_consultation(customer_id: CustomerId, body: ConsultationCreat
 @router.get("/consultations", response_model=ConsultationsPage, summary="A manager's agenda, soonest first")
 async def list_consultations(
     db: DbDep, _: Staff, page: Paging,
-    employee_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    employee_id: Annotated[str | None, Query(max_length=64)] = None,
     consultation_status: Annotated[Literal["scheduled", "completed"] | None, Query(alias="status")] = None,
-    due_before: Annotated[Instant | None, Query()] = None,
-    customer_id: Annotated[str | None, Query(max_length=36, pattern=NO_NUL)] = None,
+    due_before: Annotated[UtcDatetime | None, Query()] = None,
+    customer_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> ConsultationsPage:
     async with db.transaction() as session:
         rows, next_cursor = await service.list_consultations(
@@ -235,8 +231,7 @@ async def complete_consultation(consultation_id: ConsultationId, body: Consultat
              summary="Announce company news to consenting customers (retry safely with Idempotency-Key)")
 async def create_announcement(body: AnnouncementCreate, db: DbDep, who: Managers, adapter: AdapterDep,
                               response: Response, idempotency_key: IdempotencyKey = None) -> AnnouncementPublic:
-    # Keys are per sender. The subject is hashed: the scope column is bounded, a subject is not.
-    scope = f"announcements:{hashlib.sha256(who.subject.encode()).hexdigest()}"
+    scope = f"announcements:{who.subject}"  # keys are per sender
     async with db.transaction() as session:
         if idempotency_key is not None:
             stored = await idempotency.begin(session, scope=scope, key=idempotency_key,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -11,13 +11,12 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
     field_validator,
     model_validator,
 )
 
 from shared.events.types import UtcDatetime
+from shared.http.inputs import Input
 from shared.http.pagination import Page
 
 Channel = Literal["phone", "email", "sms", "messenger", "post"]
@@ -30,41 +29,6 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min
 Segment = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
 EmployeeId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-
-
-def _in_range(value: Any, handler: ValidatorFunctionWrapHandler) -> datetime:
-    # Converting an instant near year 1 or 9999 to UTC can leave the calendar: that is invalid
-    # input (422), not an OverflowError escaping validation (500).
-    try:
-        return handler(value)
-    except OverflowError as exc:
-        raise ValueError("the instant is out of range once converted to UTC") from exc
-
-
-Instant = Annotated[UtcDatetime, WrapValidator(_in_range)]
-"""An aware instant, in UTC (naive or out-of-range values are refused)."""
-
-
-def holds_nul(value: Any) -> bool:
-    """Whether a string anywhere in ``value`` holds U+0000, which PostgreSQL text cannot store."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(holds_nul(v) for v in value)
-    return False
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul_characters(cls, data: Any) -> Any:
-        if holds_nul(data):
-            raise ValueError("text may not contain the NUL character (U+0000)")
-        return data
 
 
 class Address(Input):
@@ -221,7 +185,7 @@ class InteractionCreate(Input):
     direction: Literal["in", "out"]
     employee_id: EmployeeId | None = None
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-    occurred_at: Instant
+    occurred_at: UtcDatetime
     outcome: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
 
 
@@ -246,7 +210,7 @@ InteractionsPage = Page[InteractionPublic]
 class ConsultationCreate(Input):
     topic: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
     product_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
-    due_at: Instant
+    due_at: UtcDatetime
     employee_id: EmployeeId | None = Field(default=None, description="defaults to the permanent manager")
 
 

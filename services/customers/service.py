@@ -36,13 +36,12 @@ from services.customers.schemas import (
     CustomerPublic,
     CustomerUpdate,
     InteractionCreate,
-    holds_nul,
 )
 from shared.bus.outbox import add_event
 from shared.db.types import utcnow
 from shared.events.contracts import customers as events
 from shared.http.errors import Conflict, Gone, NotFound, Unprocessable
-from shared.http.pagination import PageParams, decode_cursor, encode_cursor
+from shared.http.pagination import PageParams, cursor_value, encode_cursor, time_id_cursor, time_id_page
 
 ERASED_NAME = "Erased customer"
 SNAPSHOT_FIELDS = ("kind", "name", "segment", "status", "manager_id", "preferred_channel", "tags")
@@ -129,18 +128,13 @@ async def list_customers(session: AsyncSession, *, page: PageParams, segment: st
     if created_to:
         query = query.where(Customer.created_at < created_to)
     if page.cursor:
-        after_at, after_id = _time_id_cursor(page.cursor, "created_at")
+        after_at, after_id = time_id_cursor(page.cursor, "created_at")
         query = query.where(or_(Customer.created_at < after_at,
                                 and_(Customer.created_at == after_at, Customer.id < after_id)))
-    rows = list((await session.execute(
+    rows = (await session.execute(
         query.order_by(Customer.created_at.desc(), Customer.id.desc()).limit(page.limit + 1)
-    )).scalars())
-    next_cursor = None
-    if len(rows) > page.limit:
-        rows = rows[: page.limit]
-        last = rows[-1]
-        next_cursor = encode_cursor({"created_at": last.created_at.isoformat(), "id": last.id})
-    return rows, next_cursor
+    )).scalars().all()
+    return time_id_page(rows, page.limit, "created_at")
 
 
 # ----- registering and changing profiles --------------------------------------------------
@@ -505,12 +499,12 @@ async def list_interactions(session: AsyncSession, *, customer_id: str,
     await get_customer(session, customer_id=customer_id)
     query = select(Interaction).where(Interaction.customer_id == customer_id)
     if page.cursor:
-        cursor = _time_id_cursor(page.cursor, "occurred_at")
+        cursor = time_id_cursor(page.cursor, "occurred_at")
         query = query.where(or_(Interaction.occurred_at < cursor[0],
                                 and_(Interaction.occurred_at == cursor[0], Interaction.id < cursor[1])))
     rows = list((await session.execute(
         query.order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(page.limit + 1))).scalars())
-    return _page(rows, page.limit, "occurred_at")
+    return time_id_page(rows, page.limit, "occurred_at")
 
 
 async def schedule_consultation(session: AsyncSession, *, customer_id: str, data: ConsultationCreate, actor: str,
@@ -545,12 +539,12 @@ async def list_consultations(session: AsyncSession, *, page: PageParams, employe
     if customer_id:
         query = query.where(Consultation.customer_id == customer_id)
     if page.cursor:
-        cursor = _time_id_cursor(page.cursor, "due_at")
+        cursor = time_id_cursor(page.cursor, "due_at")
         query = query.where(or_(Consultation.due_at > cursor[0],
                                 and_(Consultation.due_at == cursor[0], Consultation.id > cursor[1])))
     rows = list((await session.execute(
         query.order_by(Consultation.due_at, Consultation.id).limit(page.limit + 1))).scalars())
-    return _page(rows, page.limit, "due_at")
+    return time_id_page(rows, page.limit, "due_at")
 
 
 async def complete_consultation(session: AsyncSession, *, consultation_id: str, outcome: str) -> Consultation:
@@ -672,10 +666,7 @@ async def list_deliveries(session: AsyncSession, *, announcement_id: str,
     await get_announcement(session, announcement_id=announcement_id)
     query = select(AnnouncementDelivery).where(AnnouncementDelivery.announcement_id == announcement_id)
     if page.cursor:
-        after = _cursor_values(page.cursor).get("customer_id")
-        if not isinstance(after, str):
-            raise Unprocessable("the cursor is not one this API issued", field="cursor")
-        query = query.where(AnnouncementDelivery.customer_id > after)
+        query = query.where(AnnouncementDelivery.customer_id > cursor_value(page.cursor, "customer_id"))
     rows = list((await session.execute(query.order_by(AnnouncementDelivery.customer_id).limit(page.limit + 1)))
                 .scalars())
     next_cursor = None
@@ -683,33 +674,3 @@ async def list_deliveries(session: AsyncSession, *, announcement_id: str,
         rows = rows[: page.limit]
         next_cursor = encode_cursor({"customer_id": rows[-1].customer_id})
     return rows, next_cursor
-
-
-# ----- cursor helpers -------------------------------------------------------------------
-
-def _cursor_values(raw: str) -> dict[str, Any]:
-    """A decoded cursor; anything a database could choke on is refused as 422 here."""
-    cursor = decode_cursor(raw)
-    if holds_nul(cursor):
-        raise Unprocessable("the cursor is not one this API issued", field="cursor")
-    return cursor
-
-
-def _time_id_cursor(raw: str, field: str) -> tuple[datetime, str]:
-    cursor = _cursor_values(raw)
-    try:
-        at, row_id = datetime.fromisoformat(cursor[field]), cursor["id"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise Unprocessable("the cursor is not one this API issued", field="cursor") from exc
-    # A naive or non-string value would fail inside the database driver (a 500), not here.
-    if at.tzinfo is None or not isinstance(row_id, str):
-        raise Unprocessable("the cursor is not one this API issued", field="cursor")
-    return at, row_id
-
-
-def _page(rows: list[Any], limit: int, field: str) -> tuple[list[Any], str | None]:
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, encode_cursor({field: getattr(rows[-1], field).isoformat(), "id": rows[-1].id})
-

@@ -19,7 +19,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.orders.config import OrdersSettings
-from services.orders.schemas import Instant
+from shared.events.types import UtcDatetime
 from shared.http.auth import issue_token
 from shared.http.errors import DependencyUnavailable
 from shared.observability.context import current_correlation_id
@@ -59,7 +59,7 @@ class _CustomerAnswer(BaseModel):
     segment: str | None = None
     manager_id: str | None = None
     merged_into_id: str | None = None
-    updated_at: Instant
+    updated_at: UtcDatetime
 
 
 class HttpCustomerDirectory:

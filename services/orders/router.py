@@ -20,7 +20,6 @@ from services.orders.schemas import (
     Category,
     EmployeeId,
     ForeignId,
-    Instant,
     LedgerEntryPublic,
     LedgerPage,
     LoyaltyStatusPublic,
@@ -42,6 +41,7 @@ from services.orders.schemas import (
     ReturnPublic,
 )
 from shared.db.engine import Database
+from shared.events.types import UtcDatetime
 from shared.http import idempotency
 from shared.http.app import DbDep
 from shared.http.auth import Principal, require_roles
@@ -101,7 +101,7 @@ async def list_products(
     db: DbDep, _: Reader, page: Paging,
     category: Annotated[Category | None, Query()] = None,
     active: Annotated[bool | None, Query()] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$",
+    q: Annotated[str | None, Query(min_length=1, max_length=200,
                                    description="sku or name")] = None,
 ) -> ProductsPage:
     async with db.transaction() as session:
@@ -195,8 +195,8 @@ async def list_orders(
     sales_employee_id: Annotated[EmployeeId | None, Query()] = None,
     order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
     channel: Annotated[OrderChannel | None, Query()] = None,
-    placed_from: Annotated[Instant | None, Query(description="inclusive")] = None,
-    placed_to: Annotated[Instant | None, Query(description="exclusive")] = None,
+    placed_from: Annotated[UtcDatetime | None, Query(description="inclusive")] = None,
+    placed_to: Annotated[UtcDatetime | None, Query(description="exclusive")] = None,
 ) -> OrdersPage:
     return await _orders_page(db, page, customer_id=customer_id, sales_employee_id=sales_employee_id,
                               status=order_status, channel=channel, placed_from=placed_from, placed_to=placed_to)
@@ -207,8 +207,8 @@ async def list_orders(
 async def customer_orders(
     customer_id: CustomerId, db: DbDep, _: Reader, page: Paging,
     order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
-    placed_from: Annotated[Instant | None, Query(description="inclusive")] = None,
-    placed_to: Annotated[Instant | None, Query(description="exclusive")] = None,
+    placed_from: Annotated[UtcDatetime | None, Query(description="inclusive")] = None,
+    placed_to: Annotated[UtcDatetime | None, Query(description="exclusive")] = None,
 ) -> OrdersPage:
     return await _orders_page(db, page, customer_id=customer_id, status=order_status, placed_from=placed_from,
                               placed_to=placed_to)

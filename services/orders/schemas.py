@@ -6,13 +6,14 @@ request may also give it as a JSON number with at most the currency's minor digi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared.events.types import DecimalString
+from shared.http.inputs import Input
 from shared.http.pagination import Page
 
 OrderChannel = Literal["store", "phone", "email", "sms", "messenger", "web", "field", "post"]
@@ -33,42 +34,6 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 Amount = Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=2, allow_inf_nan=False)]
 Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False)]
 Quantity = Annotated[int, Field(strict=True, gt=0, le=1_000_000)]
-
-
-def _aware_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("a time zone is required (ISO-8601 with an offset, e.g. 2026-01-31T09:00:00Z)")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+05:00 has no UTC equivalent
-        raise ValueError("the instant is out of range") from exc
-
-
-# Like shared.events.types.UtcDatetime, but an instant with no UTC equivalent is a 422, not a 500.
-Instant = Annotated[datetime, AfterValidator(_aware_utc)]
-
-
-def _refuse_nul(value: Any) -> None:
-    # PostgreSQL cannot store NUL in text: refused here as a 422 rather than failing as a 500.
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("text may not contain NUL characters")
-    elif isinstance(value, dict):
-        for item in value.values():
-            _refuse_nul(item)
-    elif isinstance(value, list):
-        for item in value:
-            _refuse_nul(item)
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        _refuse_nul(data)
-        return data
 
 
 # ----- catalogue ------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ from shared.bus.outbox import add_event
 from shared.db.types import utcnow
 from shared.events.contracts import orders as events
 from shared.http.errors import Conflict, NotFound, Unprocessable
-from shared.http.pagination import PageParams, decode_cursor, encode_cursor
+from shared.http.pagination import PageParams, cursor_value, encode_cursor, time_id_cursor, time_id_page
 
 ZERO = Decimal("0")
 
@@ -186,10 +186,7 @@ async def list_products(session: AsyncSession, *, page: PageParams, category: st
         pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(Product.search_text.like(pattern, escape="\\"))
     if page.cursor:
-        after = decode_cursor(page.cursor).get("sku")
-        if not isinstance(after, str):
-            raise Unprocessable("the cursor is not one this API issued", field="cursor")
-        query = query.where(Product.sku > after)
+        query = query.where(Product.sku > cursor_value(page.cursor, "sku"))
     rows = list((await session.execute(query.order_by(Product.sku).limit(page.limit + 1))).scalars())
     if len(rows) <= page.limit:
         return rows, None
@@ -515,10 +512,7 @@ async def list_ledger(session: AsyncSession, *, customer_id: str,
     """Newest first; the cursor is the last entry id returned."""
     query = select(LoyaltyEntry).where(LoyaltyEntry.customer_id == customer_id)
     if page.cursor:
-        after = decode_cursor(page.cursor).get("id")
-        if not isinstance(after, int):
-            raise Unprocessable("the cursor is not one this API issued", field="cursor")
-        query = query.where(LoyaltyEntry.id < after)
+        query = query.where(LoyaltyEntry.id < cursor_value(page.cursor, "id", int))
     rows = list((await session.execute(query.order_by(LoyaltyEntry.id.desc()).limit(page.limit + 1))).scalars())
     if len(rows) <= page.limit:
         return rows, None
@@ -831,17 +825,8 @@ async def list_orders(session: AsyncSession, *, page: PageParams, customer_id: s
     if placed_to:
         query = query.where(Order.placed_at < placed_to)
     if page.cursor:
-        cursor = decode_cursor(page.cursor)
-        try:
-            after_at, after_id = datetime.fromisoformat(cursor["placed_at"]), str(cursor["id"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise Unprocessable("the cursor is not one this API issued", field="cursor") from exc
-        if after_at.tzinfo is None:
-            raise Unprocessable("the cursor is not one this API issued", field="cursor")
+        after_at, after_id = time_id_cursor(page.cursor, "placed_at")
         query = query.where(or_(Order.placed_at < after_at, and_(Order.placed_at == after_at, Order.id < after_id)))
-    rows = list((await session.execute(
-        query.order_by(Order.placed_at.desc(), Order.id.desc()).limit(page.limit + 1))).scalars())
-    if len(rows) <= page.limit:
-        return rows, None
-    rows = rows[: page.limit]
-    return rows, encode_cursor({"placed_at": rows[-1].placed_at.isoformat(), "id": rows[-1].id})
+    rows = (await session.execute(
+        query.order_by(Order.placed_at.desc(), Order.id.desc()).limit(page.limit + 1))).scalars().all()
+    return time_id_page(rows, page.limit, "placed_at")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db.engine import Database
@@ -43,6 +44,15 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status_holder = {"status": 500}
 
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"").lower():
+            # PostgreSQL text cannot hold U+0000: such an id or filter is invalid input, not a query.
+            response = problem_response(status=422, title="Invalid request", slug="validation",
+                                        detail="the path or query contains a NUL character (U+0000)",
+                                        headers={"X-Request-ID": request_id})
+            await response(scope, receive, send)
+            correlation_id_var.reset(token)
+            return
+
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(request_id)(scope, receive, send)
@@ -57,7 +67,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    # An HTTPException passes through FastAPI's body parsing to the problem handler;
+                    # any other exception raised here would become a 400 "error parsing the body".
+                    raise StarletteHTTPException(413, detail=f"Payload too large: at most {self.max_body_bytes} bytes")
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -69,9 +81,6 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_id)
-        except _BodyTooLarge:
-            status_holder["status"] = 413
-            await self._too_large(request_id)(scope, receive, send)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
@@ -85,10 +94,6 @@ class RequestContextMiddleware:
         return problem_response(status=413, title="Payload too large", slug="payload-too-large",
                                 detail=f"the body may be at most {self.max_body_bytes} bytes",
                                 headers={"X-Request-ID": request_id})
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 def get_runtime(request: Request) -> ServiceRuntime:

@@ -21,6 +21,8 @@ from shared.http.errors import Forbidden, Unauthorized
 
 Role = Literal["admin", "manager", "support", "analyst", "service"]
 ROLES: tuple[str, ...] = ("admin", "manager", "support", "analyst", "service")
+# Subjects are recorded as "who did it" on many rows; an unbounded one is not an identity.
+MAX_SUBJECT_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Authenticator:
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid bearer token: {exc}") from exc
+        if len(str(claims["sub"])) > MAX_SUBJECT_LENGTH:
+            raise Unauthorized(f"the token's subject is longer than {MAX_SUBJECT_LENGTH} characters")
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise Unauthorized("the token's roles claim must be a list of strings")

@@ -48,8 +48,14 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _bounded(scope: str) -> str:
+    # The column is bounded; a scope built from a caller's identity may not be.
+    return scope if len(scope) <= 120 else hashlib.sha256(scope.encode()).hexdigest()
+
+
 async def begin(session: AsyncSession, *, scope: str, key: str, request_fingerprint: str) -> StoredResponse | None:
-    """Claim ``key``; returns the earlier answer when the key was already used."""
+    """Claim ``key`` within ``scope``; returns the earlier answer when the key was already used."""
+    scope = _bounded(scope)
     if not key or len(key) > 200:
         raise Unprocessable("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
@@ -70,6 +76,7 @@ async def begin(session: AsyncSession, *, scope: str, key: str, request_fingerpr
 
 
 async def complete(session: AsyncSession, *, scope: str, key: str, status_code: int, body: Any) -> None:
+    scope = _bounded(scope)
     await session.execute(
         update(IdempotencyRecord)
         .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)

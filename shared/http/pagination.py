@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
 
 from shared.http.errors import Unprocessable
+from shared.http.inputs import holds_nul
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -26,15 +29,49 @@ def encode_cursor(values: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+def _foreign_cursor() -> Unprocessable:
+    return Unprocessable("the cursor is not one this API issued", field="cursor")
+
+
 def decode_cursor(cursor: str) -> dict[str, Any]:
+    """The cursor's values; a forged one that a database could choke on is a 422 here."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Unprocessable("the cursor is not one this API issued", field="cursor") from exc
-    if not isinstance(values, dict):
-        raise Unprocessable("the cursor is not one this API issued", field="cursor")
+        raise _foreign_cursor() from exc
+    if not isinstance(values, dict) or holds_nul(values):
+        raise _foreign_cursor()
     return values
+
+
+def cursor_value(cursor: str, name: str, kind: type[str] | type[int] = str) -> Any:
+    """One typed value of a cursor (a keyset of one column)."""
+    value = decode_cursor(cursor).get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise _foreign_cursor()
+    return value
+
+
+def time_id_cursor(cursor: str, time_field: str) -> tuple[datetime, str]:
+    """The (aware instant, id) of a keyset cursor over a time column and the id."""
+    values = decode_cursor(cursor)
+    try:
+        at, row_id = datetime.fromisoformat(values[time_field]), values["id"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _foreign_cursor() from exc
+    if at.tzinfo is None or not isinstance(row_id, str):
+        raise _foreign_cursor()
+    return at, row_id
+
+
+def time_id_page(rows: Sequence[Any], limit: int, time_field: str) -> tuple[list[Any], str | None]:
+    """Rows fetched with ``limit + 1``: the page and the cursor after its last row (None at the end)."""
+    if len(rows) <= limit:
+        return list(rows), None
+    page = list(rows[:limit])
+    last = page[-1]
+    return page, encode_cursor({time_field: getattr(last, time_field).isoformat(), "id": last.id})
 
 
 class PageParams(BaseModel):

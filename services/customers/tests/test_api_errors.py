@@ -225,9 +225,6 @@ async def test_a_body_over_the_size_limit_is_413(client: httpx.AsyncClient) -> N
     assert_problem(await client.post("/customers", json=huge, headers=MANAGER), 413)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "shared/http/app.py: _BodyTooLarge is raised from receive() inside FastAPI's body parsing, which turns "
-    "any Exception into 400 'There was an error parsing the body' before RequestContextMiddleware sees it"))
 async def test_a_streamed_body_over_the_size_limit_is_413(client: httpx.AsyncClient) -> None:
     # No Content-Length: the limit is enforced while the body is read.
     async def chunks():  # type: ignore[no-untyped-def]
