@@ -7,23 +7,20 @@ Tests that need an empty database build their own app over ``database_url``.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from services.customers.app import create_app
 from services.customers.config import CustomersSettings
 from shared.bus.kafka import ensure_topics
 from shared.events.registry import dead_letter_topic, service_topic
 from shared.testing.apps import app_client, bearer
+from shared.testing.events import EventLog, recorded
 from shared.testing.infra import PostgresServer
 
 TOPIC = service_topic("customers")
@@ -131,76 +128,7 @@ async def fresh_client(database_url: str, customers_topic: str) -> AsyncIterator
 
 # ----- reading what was published ----------------------------------------------------------
 
-@dataclass
-class Published:
-    key: str
-    headers: dict[str, str]
-    envelope: dict[str, Any]
-
-    @property
-    def type(self) -> str:
-        return self.envelope["type"]
-
-
-@dataclass
-class EventLog:
-    """Every record of ``customers.events`` seen by one background consumer, from the earliest offset."""
-
-    records: list[Published] = field(default_factory=list)
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    def about(self, customer_id: str) -> list[Published]:
-        return [r for r in self.records if r.key == customer_id or r.envelope.get("customer_id") == customer_id
-                or r.envelope.get("aggregate_id") == customer_id]
-
-    async def wait_for(self, predicate: Callable[[Published], bool], *, count: int = 1,
-                       timeout: float = 20.0) -> list[Published]:
-        deadline = time.monotonic() + timeout
-        async with self.changed:
-            while True:
-                found = [r for r in self.records if predicate(r)]
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"expected {count} matching events, saw {len(found)}: {found}")
-                try:
-                    await asyncio.wait_for(self.changed.wait(), remaining)
-                except TimeoutError:
-                    pass
-
-    async def settle(self, seconds: float = 1.5) -> None:
-        """Give the relay time to publish anything still pending (for 'no event' checks)."""
-        await asyncio.sleep(seconds)
-
-
 @pytest.fixture(scope="session")
 async def event_log(customers_topic: str) -> AsyncIterator[EventLog]:
-    log = EventLog()
-    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=customers_topic, group_id=f"customers-tests-{uuid.uuid4()}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-
-    async def pump() -> None:
-        while True:
-            batches = await consumer.getmany(timeout_ms=200)
-            if not batches:
-                continue
-            async with log.changed:
-                for records in batches.values():
-                    for record in records:
-                        log.records.append(Published(
-                            key=record.key.decode() if record.key else "",
-                            headers={k: v.decode() for k, v in record.headers or ()},
-                            envelope=json.loads(record.value),
-                        ))
-                log.changed.notify_all()
-
-    # A new group reading from the earliest offset sees every event, whenever it was published.
-    task = asyncio.create_task(pump(), name="customers-tests-event-log")
-    try:
+    async with recorded(customers_topic, TOPIC) as log:
         yield log
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await asyncio.wait_for(consumer.stop(), 15)

@@ -14,7 +14,6 @@ from services.customers.tests.conftest import (
     SUPPORT,
     TOPIC,
     EventLog,
-    Published,
     person,
     register,
     unique,
@@ -22,6 +21,7 @@ from services.customers.tests.conftest import (
 )
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import contract_for, registered_contracts
+from shared.testing.events import Published
 
 pytestmark = pytest.mark.integration
 

@@ -10,19 +10,14 @@ runs the real customers service, as ``test_with_customers_service`` does.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from services.orders.app import create_app
 from services.orders.config import OrdersSettings
@@ -31,6 +26,7 @@ from shared.bus.kafka import ensure_topics
 from shared.events.registry import dead_letter_topic, service_topic
 from shared.http.errors import DependencyUnavailable
 from shared.testing.apps import app_client, bearer
+from shared.testing.events import EventLog, recorded
 from shared.testing.infra import PostgresServer
 
 TOPIC = service_topic("orders")
@@ -183,85 +179,7 @@ def money(value: str | Decimal) -> Decimal:
 
 # ----- reading what was published ----------------------------------------------------------
 
-@dataclass
-class Published:
-    key: str
-    headers: dict[str, str]
-    envelope: dict[str, Any]
-
-    @property
-    def type(self) -> str:
-        return self.envelope["type"]
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return self.envelope["payload"]
-
-
-@dataclass
-class EventLog:
-    """Every record of ``orders.events`` seen by one background consumer, from the earliest offset."""
-
-    records: list[Published] = field(default_factory=list)
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    def of_type(self, event_type: str, **payload: Any) -> list[Published]:
-        return [r for r in self.records if r.type == event_type
-                and all(r.payload.get(k) == v for k, v in payload.items())]
-
-    async def wait_for(self, predicate: Callable[[Published], bool], *, count: int = 1,
-                       timeout: float = 20.0) -> list[Published]:
-        deadline = time.monotonic() + timeout
-        async with self.changed:
-            while True:
-                found = [r for r in self.records if predicate(r)]
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"expected {count} matching events, saw {len(found)}: {found}")
-                try:
-                    await asyncio.wait_for(self.changed.wait(), remaining)
-                except TimeoutError:
-                    pass
-
-    async def wait_type(self, event_type: str, *, count: int = 1, timeout: float = 20.0,
-                        **payload: Any) -> list[Published]:
-        return await self.wait_for(lambda r: r.type == event_type
-                                   and all(r.payload.get(k) == v for k, v in payload.items()),
-                                   count=count, timeout=timeout)
-
-
 @pytest.fixture(scope="session")
 async def event_log(topics: str) -> AsyncIterator[EventLog]:
-    log = EventLog()
-    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=topics, group_id=f"orders-tests-{uuid.uuid4()}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-
-    async def pump() -> None:
-        while True:
-            batches = await consumer.getmany(timeout_ms=200)
-            if not batches:
-                continue
-            async with log.changed:
-                for records in batches.values():
-                    for record in records:
-                        log.records.append(Published(
-                            key=record.key.decode() if record.key else "",
-                            headers={k: v.decode() for k, v in record.headers or ()},
-                            envelope=json.loads(record.value),
-                        ))
-                log.changed.notify_all()
-
-    task = asyncio.create_task(pump(), name="orders-tests-event-log")
-    for _ in range(300):  # until partitions are assigned, so nothing published from now on is missed
-        if consumer.assignment():
-            break
-        await asyncio.sleep(0.1)
-    try:
+    async with recorded(topics, TOPIC) as log:
         yield log
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await asyncio.wait_for(consumer.stop(), 15)
