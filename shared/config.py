@@ -79,6 +79,8 @@ class ServiceSettings(BaseSettings):
         if self.mode == "production":
             if not self.jwt_secret and not self.jwt_jwks_url:
                 raise ValueError("production mode needs a JWT secret or a JWKS URL")
+            if self.jwt_secret and (len(self.jwt_secret) < 32 or self.jwt_secret == LOCAL_JWT_SECRET):
+                raise ValueError("production mode needs a JWT secret of at least 32 characters of its own")
             if not self.database_url:
                 raise ValueError("production mode needs a database URL")
         elif not self.jwt_secret and not self.jwt_jwks_url:

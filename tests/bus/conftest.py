@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,12 +12,14 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from pelanggan.infra.kafka import LocalKafka
 from shared.bus.kafka import ensure_topics
 from shared.db.base import shared_metadata
 from shared.db.engine import Database
 from shared.db.types import utcnow
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import EventContract, contract, dead_letter_topic, topic_for
+from shared.testing.infra import outage_broker
 
 probe_metadata = sa.MetaData()
 # The effect a probe handler applies: one row per handled event (duplicates would show here).
@@ -59,6 +62,19 @@ async def bus_db(database_url: str) -> AsyncIterator[Database]:
         await conn.run_sync(probe_metadata.create_all)
     yield db
     await db.dispose()
+
+
+@pytest.fixture
+async def outage_kafka() -> AsyncIterator[LocalKafka]:
+    """A broker of this test's own, to stop and restart."""
+    broker = outage_broker()
+    await asyncio.to_thread(broker.start)
+    await ensure_topics(broker.bootstrap, [PROBE_TOPIC])
+    try:
+        yield broker
+    finally:
+        await asyncio.to_thread(broker.stop)
+        shutil.rmtree(broker.home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pelanggan.infra.kafka import LocalKafka
 from shared.bus.consumer import ConsumerRunner
 from shared.bus.dead_letters import read_dead_letters, replay_dead_letters
 from shared.bus.handlers import HandlerRegistry
@@ -193,3 +194,19 @@ async def test_unreadable_bytes_go_straight_to_the_dead_letter_topic(bus_db: Dat
     letters = [letter for letter in await read_dead_letters(probe.bootstrap, PROBE_DLQ) if letter.value == marker]
     assert len(letters) >= 1
     assert letters[-1].headers["x-attempts"] == "1"
+
+
+async def test_the_consumer_resumes_after_the_broker_restarts(bus_db: Database, outage_kafka: LocalKafka) -> None:
+    run = str(uuid.uuid4())
+    handler = ProbeHandler(run)
+    runner = make_runner(bus_db, handler, outage_kafka.bootstrap)
+    async with running(runner):
+        await produce(outage_kafka.bootstrap, [probe_envelope(run, 1)])
+        await wait_for(lambda: handler.calls.get(1))
+        await asyncio.to_thread(outage_kafka.stop)
+        await asyncio.sleep(3)  # the consumer is alive but cut off
+        await asyncio.to_thread(outage_kafka.start)
+        await produce(outage_kafka.bootstrap, [probe_envelope(run, 2)])
+        await wait_for(lambda: handler.calls.get(2), timeout=90)
+        await wait_for(lambda: runner.healthy)
+    assert await effects(bus_db, run) == [1, 2]

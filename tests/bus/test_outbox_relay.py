@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -13,12 +12,11 @@ from aiokafka.errors import KafkaConnectionError
 from sqlalchemy import func, select
 
 from pelanggan.infra.kafka import LocalKafka
-from shared.bus.kafka import ensure_topics, start_producer
+from shared.bus.kafka import start_producer
 from shared.bus.outbox import add_event
 from shared.bus.relay import OutboxRelay
 from shared.bus.tables import OutboxMessage
 from shared.db.engine import Database
-from shared.testing.infra import outage_broker
 from tests.bus.conftest import PROBE_TOPIC, Probe, ProbeHappenedV1, read_topic
 
 pytestmark = pytest.mark.integration
@@ -57,18 +55,6 @@ def seqs_by_key(records: list[tuple[dict, dict]]) -> dict[str, list[int]]:
     for envelope, _ in records:
         result.setdefault(envelope["customer_id"], []).append(envelope["payload"]["seq"])
     return result
-
-
-@pytest.fixture
-async def outage_kafka() -> AsyncIterator[LocalKafka]:
-    broker = outage_broker()
-    await asyncio.to_thread(broker.start)
-    await ensure_topics(broker.bootstrap, [PROBE_TOPIC])
-    try:
-        yield broker
-    finally:
-        await asyncio.to_thread(broker.stop)
-        shutil.rmtree(broker.home, ignore_errors=True)
 
 
 async def test_events_written_while_the_broker_is_down_are_published_in_order_after_it_returns(
