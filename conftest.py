@@ -32,6 +32,13 @@ async def database_url(postgres: PostgresServer) -> AsyncIterator[str]:
     yield postgres.async_url(name)
 
 
+@pytest.fixture(scope="module")
+async def module_database_url(postgres: PostgresServer) -> str:
+    """A fresh PostgreSQL database shared by the tests of one module (tests keep to their own rows)."""
+    name = await postgres.create_database(prefix="m")
+    return postgres.async_url(name)
+
+
 @pytest.fixture
 def auth() -> Callable[..., dict[str, str]]:
     return bearer

@@ -21,7 +21,6 @@ from shared.bus.kafka import ensure_topics
 from shared.events.registry import dead_letter_topic, service_topic
 from shared.testing.apps import app_client, bearer
 from shared.testing.events import EventLog, recorded
-from shared.testing.infra import PostgresServer
 
 TOPIC = service_topic("customers")
 PROBLEM_JSON = "application/problem+json"
@@ -102,12 +101,6 @@ def settings_for(database_url: str, kafka_bootstrap: str, **overrides: Any) -> C
 async def customers_topic(kafka_bootstrap: str) -> str:
     await ensure_topics(kafka_bootstrap, [TOPIC, dead_letter_topic(TOPIC)])
     return kafka_bootstrap
-
-
-@pytest.fixture(scope="module")
-async def module_database_url(postgres: PostgresServer) -> str:
-    name = await postgres.create_database(prefix="customers")
-    return postgres.async_url(name)
 
 
 @pytest.fixture(scope="module")

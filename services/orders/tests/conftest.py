@@ -27,7 +27,6 @@ from shared.events.registry import dead_letter_topic, service_topic
 from shared.http.errors import DependencyUnavailable
 from shared.testing.apps import app_client, bearer
 from shared.testing.events import EventLog, recorded
-from shared.testing.infra import PostgresServer
 
 TOPIC = service_topic("orders")
 CUSTOMERS_TOPIC = service_topic("customers")
@@ -96,12 +95,6 @@ async def topics(kafka_bootstrap: str) -> str:
     names = [TOPIC, CUSTOMERS_TOPIC]
     await ensure_topics(kafka_bootstrap, names + [dead_letter_topic(t) for t in names])
     return kafka_bootstrap
-
-
-@pytest.fixture(scope="module")
-async def module_database_url(postgres: PostgresServer) -> str:
-    name = await postgres.create_database(prefix="orders")
-    return postgres.async_url(name)
 
 
 @pytest.fixture(scope="module")
