@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from shared.bus import inbox
 from shared.bus.handlers import HandlerRegistry
@@ -44,7 +44,11 @@ from shared.observability.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_HAND
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
+def _is_transient(exc: Exception) -> bool:
+    """A database (or network) outage: not the event's fault, so not counted towards dead-lettering."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 class _Unfinished(Exception):
@@ -132,9 +136,9 @@ class ConsumerRunner:
             isolation_level="read_committed",
             max_poll_interval_ms=600_000,
         )
+        self._consumer = consumer  # kept before starting, so a failed start is still stopped
         await asyncio.wait_for(consumer.start(), 30)
         consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
-        self._consumer = consumer
         self.running = True
         self.last_progress_at = time.monotonic()
 
@@ -213,27 +217,23 @@ class ConsumerRunner:
                 return
             except asyncio.CancelledError:
                 raise
-            except TRANSIENT_ERRORS as exc:
-                transient_failures += 1
-                attempt -= 1
+            except Exception as exc:  # every failure is retried; only the event's own count towards the DLQ
                 self.last_error = repr(exc)
-                log.warning(
-                    "database unavailable while handling an event; will retry",
-                    extra={"event_id": str(envelope.event_id), "error": repr(exc)},
-                )
-                if transient_failures >= 3:
-                    raise _Unfinished from exc
-                await asyncio.sleep(self._backoff(transient_failures))
-            except Exception as exc:  # any handler failure: retried, then dead-lettered
-                self.last_error = repr(exc)
+                if _is_transient(exc):
+                    attempt -= 1
+                    transient_failures += 1
+                    log.warning("database unavailable while handling an event; will retry",
+                                extra={"event_id": str(envelope.event_id), "error": repr(exc)})
+                    if transient_failures >= 3:
+                        raise _Unfinished from exc  # seek back and re-read it after a pause
+                    await asyncio.sleep(self._backoff(transient_failures))
+                    continue
                 if attempt >= self.max_attempts:
                     EVENTS_HANDLED.labels(self.service, self.group_id, "dead_lettered").inc()
                     await self._dead_letter(record, _Poison(exc, attempt))
                     return
-                log.info(
-                    "event handler failed; retrying",
-                    extra={"event_id": str(envelope.event_id), "attempt": attempt, "error": repr(exc)},
-                )
+                log.info("event handler failed; retrying",
+                         extra={"event_id": str(envelope.event_id), "attempt": attempt, "error": repr(exc)})
                 await asyncio.sleep(self._backoff(attempt))
 
     def _backoff(self, attempt: int) -> float:

@@ -210,3 +210,27 @@ async def test_the_consumer_resumes_after_the_broker_restarts(bus_db: Database, 
         await wait_for(lambda: handler.calls.get(2), timeout=90)
         await wait_for(lambda: runner.healthy)
     assert await effects(bus_db, run) == [1, 2]
+
+
+async def test_database_outages_do_not_count_towards_dead_lettering(bus_db: Database, probe: Probe) -> None:
+    handler = ProbeHandler(probe.run)
+    outage = sa.exc.OperationalError("INSERT ...", {}, ConnectionRefusedError("database restarting"))
+
+    original = handler.__call__
+
+    async def flaky_database(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await original(session, envelope)
+        if handler.calls.get(envelope.payload.get("seq"), 0) <= 4 and envelope.payload.get("run") == probe.run:
+            raise outage
+
+    registry = HandlerRegistry()
+    registry.on("probe.thing.happened", 1)(flaky_database)
+    runner = ConsumerRunner(service="test", group_id=f"g-{uuid.uuid4().hex[:8]}", db=bus_db, registry=registry,
+                            bootstrap=probe.bootstrap, topics=[PROBE_TOPIC], max_attempts=2, backoff_seconds=0.05)
+    await produce(probe.bootstrap, [probe_envelope(probe.run, 1)])
+    async with running(runner):
+        await wait_for(lambda: handler.calls.get(1) == 5)
+        await asyncio.sleep(0.5)
+    # Five attempts against a limit of two, yet applied once and never dead-lettered.
+    assert await effects(bus_db, probe.run) == [1]
+    assert not [x for x in await read_dead_letters(probe.bootstrap, PROBE_DLQ) if probe.run.encode() in x.value]
