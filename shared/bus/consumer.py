@@ -44,6 +44,7 @@ from shared.observability.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_HAND
 
 log = logging.getLogger(__name__)
 
+
 def _is_transient(exc: Exception) -> bool:
     """A database (or network) outage: not the event's fault, so not counted towards dead-lettering."""
     if isinstance(exc, OperationalError | InterfaceError | ConnectionError):
@@ -53,6 +54,10 @@ def _is_transient(exc: Exception) -> bool:
 
 class _Unfinished(Exception):
     """The record could not be settled now; re-read it after a pause."""
+
+
+class _Stalled(Exception):
+    """Lag but no progress for too long (aiokafka#1154): the consumer is rebuilt."""
 
 
 @dataclass(frozen=True)
@@ -118,10 +123,13 @@ class ConsumerRunner:
                 await self._poll_loop()
             except asyncio.CancelledError:
                 raise
-            except (KafkaError, OSError, _Stalled) as exc:
+            except Exception as exc:  # broker trouble, a stall, or a bug: rebuild rather than die silently
                 failures += 1
                 self.last_error = repr(exc)
-                log.warning("consumer restarting", extra={"group": self.group_id, "error": repr(exc)})
+                if isinstance(exc, KafkaError | OSError | _Stalled):
+                    log.warning("consumer restarting", extra={"group": self.group_id, "error": repr(exc)})
+                else:
+                    log.exception("consumer crashed; restarting", extra={"group": self.group_id})
                 await asyncio.sleep(min(self.max_backoff_seconds, self.backoff_seconds * 2 ** min(failures, 8)))
             finally:
                 await self._close_clients()
@@ -222,8 +230,10 @@ class ConsumerRunner:
                 if _is_transient(exc):
                     attempt -= 1
                     transient_failures += 1
-                    log.warning("database unavailable while handling an event; will retry",
-                                extra={"event_id": str(envelope.event_id), "error": repr(exc)})
+                    log.warning(
+                        "database unavailable while handling an event; will retry",
+                        extra={"event_id": str(envelope.event_id), "error": repr(exc)},
+                    )
                     if transient_failures >= 3:
                         raise _Unfinished from exc  # seek back and re-read it after a pause
                     await asyncio.sleep(self._backoff(transient_failures))
@@ -232,8 +242,10 @@ class ConsumerRunner:
                     EVENTS_HANDLED.labels(self.service, self.group_id, "dead_lettered").inc()
                     await self._dead_letter(record, _Poison(exc, attempt))
                     return
-                log.info("event handler failed; retrying",
-                         extra={"event_id": str(envelope.event_id), "attempt": attempt, "error": repr(exc)})
+                log.info(
+                    "event handler failed; retrying",
+                    extra={"event_id": str(envelope.event_id), "attempt": attempt, "error": repr(exc)},
+                )
                 await asyncio.sleep(self._backoff(attempt))
 
     def _backoff(self, attempt: int) -> float:
@@ -327,10 +339,6 @@ class ConsumerRunner:
     def healthy(self) -> bool:
         stalled = sum(self._lag.values()) > 0 and time.monotonic() - self.last_progress_at > self.stall_seconds
         return self.running and not stalled
-
-
-class _Stalled(Exception):
-    pass
 
 
 def decode_headers(headers: Any) -> dict[str, str]:

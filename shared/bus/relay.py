@@ -63,9 +63,18 @@ class TickResult:
 
 
 class OutboxRelay:
-    def __init__(self, *, db: Database, producer_factory: ProducerFactory, service: str,
-                 batch_size: int = 200, idle_seconds: float = 0.5, send_timeout: float = 10.0,
-                 max_backoff: float = 30.0, key_concurrency: int = 64) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        producer_factory: ProducerFactory,
+        service: str,
+        batch_size: int = 200,
+        idle_seconds: float = 0.5,
+        send_timeout: float = 10.0,
+        max_backoff: float = 30.0,
+        key_concurrency: int = 64,
+    ) -> None:
         self.db = db
         self.producer_factory = producer_factory
         self.service = service
@@ -117,12 +126,16 @@ class OutboxRelay:
     async def run_forever(self) -> None:
         failures = 0
         while True:
+            self._wake.clear()  # a commit during the tick sets it again: no wake-up is lost
             try:
                 result = await self.run_once()
                 await self.backlog()
             except (OSError, KafkaError, SQLAlchemyError) as exc:  # database unreachable and the like
                 result = TickResult(failed={-1: repr(exc)})
                 log.warning("outbox relay tick failed", extra={"error": repr(exc)})
+            except Exception as exc:  # a bug must not end the relay silently: log it loudly, back off
+                result = TickResult(failed={-1: repr(exc)})
+                log.exception("outbox relay tick crashed")
             if result.failed:
                 failures += 1
                 delay = min(self.max_backoff, 0.5 * 2 ** min(failures, 10))
@@ -131,7 +144,6 @@ class OutboxRelay:
             else:
                 failures, delay = 0, self.idle_seconds
             if delay:
-                self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), delay)
                 except TimeoutError:
@@ -143,8 +155,14 @@ class OutboxRelay:
 
     async def _pending(self, session: AsyncSession, *, lock: bool) -> list[PendingRow]:
         statement = (
-            select(OutboxMessage.id, OutboxMessage.event_id, OutboxMessage.event_type,
-                   OutboxMessage.topic, OutboxMessage.key, OutboxMessage.envelope)
+            select(
+                OutboxMessage.id,
+                OutboxMessage.event_id,
+                OutboxMessage.event_type,
+                OutboxMessage.topic,
+                OutboxMessage.key,
+                OutboxMessage.envelope,
+            )
             .where(OutboxMessage.published_at.is_(None))
             .order_by(OutboxMessage.id)
             .limit(self.batch_size)
@@ -181,8 +199,7 @@ class OutboxRelay:
                 headers = [("event-type", row.event_type.encode()), ("event-id", row.event_id.encode())]
                 try:
                     await asyncio.wait_for(
-                        producer.send_and_wait(row.topic, row.envelope.encode(), key=row.key.encode(),
-                                               headers=headers),
+                        producer.send_and_wait(row.topic, row.envelope.encode(), key=row.key.encode(), headers=headers),
                         self.send_timeout,
                     )
                 except (TimeoutError, KafkaError, OSError) as exc:
@@ -198,7 +215,8 @@ class OutboxRelay:
             )
         for row_id, error in result.failed.items():
             await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row_id)
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id)
                 .values(attempts=OutboxMessage.attempts + 1, last_error=error[:2000])
             )
 
@@ -209,6 +227,5 @@ class OutboxRelay:
 
     def _note_failure(self, exc: BaseException) -> None:
         if self.last_error != repr(exc):
-            log.warning("outbox publish failed; rows stay pending", extra={"service": self.service,
-                                                                          "error": repr(exc)})
+            log.warning("outbox publish failed; rows stay pending", extra={"service": self.service, "error": repr(exc)})
         self.last_error = repr(exc)
