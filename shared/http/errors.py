@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,11 @@ class DependencyUnavailable(DomainError):
     status, title, slug = 503, "A service this request depends on is unavailable", "dependency-unavailable"
 
 
+def is_data_error(exc: DBAPIError) -> bool:
+    """SQLSTATE class 22 ("data exception"); asyncpg's errors arrive as a plain DBAPIError carrying it."""
+    return isinstance(exc, DataError) or str(getattr(exc.orig, "sqlstate", "") or "").startswith("22")
+
+
 def problem_response(*, status: int, title: str, detail: str | None, slug: str, instance: str | None = None,
                      headers: dict[str, str] | None = None, extensions: dict[str, Any] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"type": f"/problems/{slug}", "title": title, "status": status}
@@ -107,14 +112,16 @@ def install_error_handlers(app: FastAPI) -> None:
                                 slug=f"http-{exc.status_code}", instance=request.url.path,
                                 headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(DataError)
-    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
-        # The database refused a value the schema let through (a NUL character in text, say):
-        # the input is at fault, and nothing was stored.
-        log.info("database refused a value", extra={"path": request.url.path, "error": str(exc.orig)[:300]})
-        return problem_response(status=422, title="Invalid request", slug="unstorable-value",
-                                detail="A value in the request cannot be stored (for example a NUL character).",
-                                instance=request.url.path)
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if is_data_error(exc):
+            # The database refused a value the schema let through (too long, out of range, a NUL
+            # character): the input is at fault, and nothing was stored.
+            log.info("database refused a value", extra={"path": request.url.path, "error": str(exc.orig)[:300]})
+            return problem_response(status=422, title="Invalid request", slug="unstorable-value",
+                                    detail="A value in the request cannot be stored (too long, out of range, "
+                                           "or holding a NUL character).", instance=request.url.path)
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

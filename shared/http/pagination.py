@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -45,10 +45,13 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     return values
 
 
+INT64 = range(-(2**63), 2**63)
+
+
 def cursor_value(cursor: str, name: str, kind: type[str] | type[int] = str) -> Any:
     """One typed value of a cursor (a keyset of one column)."""
     value = decode_cursor(cursor).get(name)
-    if not isinstance(value, kind) or isinstance(value, bool):
+    if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value not in INT64):
         raise _foreign_cursor()
     return value
 
@@ -58,11 +61,12 @@ def time_id_cursor(cursor: str, time_field: str) -> tuple[datetime, str]:
     values = decode_cursor(cursor)
     try:
         at, row_id = datetime.fromisoformat(values[time_field]), values["id"]
-    except (KeyError, TypeError, ValueError) as exc:
+        if at.tzinfo is None or not isinstance(row_id, str):
+            raise _foreign_cursor()
+        # An instant near year 1 or 9999 may have no UTC equivalent: refuse it here, not in the driver.
+        return at.astimezone(UTC), row_id
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise _foreign_cursor() from exc
-    if at.tzinfo is None or not isinstance(row_id, str):
-        raise _foreign_cursor()
-    return at, row_id
 
 
 def time_id_page(rows: Sequence[Any], limit: int, time_field: str) -> tuple[list[Any], str | None]:
