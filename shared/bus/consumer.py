@@ -26,11 +26,13 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from shared.bus import inbox
 from shared.bus.handlers import HandlerRegistry
@@ -45,11 +47,29 @@ from shared.observability.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_HAND
 log = logging.getLogger(__name__)
 
 
+_OUTAGES = (
+    OperationalError,  # includes SQLite's "database is locked"
+    InterfaceError,
+    PoolTimeout,  # every pooled connection busy
+    TimeoutError,  # e.g. connecting to a host that does not answer
+    OSError,  # refused, reset, unreachable
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+)
+
+# Connection exception, insufficient resources, operator intervention (shutdown), and
+# serialization failure or deadlock: a later try can succeed.
+_OUTAGE_SQLSTATES = ("08", "53", "57P", "40")
+
+
 def _is_transient(exc: Exception) -> bool:
     """A database (or network) outage: not the event's fault, so not counted towards dead-lettering."""
-    if isinstance(exc, OperationalError | InterfaceError | ConnectionError):
+    if isinstance(exc, _OUTAGES):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if isinstance(exc, DBAPIError):
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        return exc.connection_invalidated or isinstance(exc.orig, _OUTAGES) or sqlstate.startswith(_OUTAGE_SQLSTATES)
+    return False
 
 
 class _Unfinished(Exception):
@@ -71,7 +91,11 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        # Settled records of the partitions leaving us are committed now, so their new owner
+        # starts after them; the loop stops settling a partition once it is no longer assigned.
         await self.runner._commit_positions([tp for tp in revoked if tp in self.runner._uncommitted])
+        for tp in revoked:
+            self.runner._uncommitted.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         return None
@@ -183,11 +207,14 @@ class ConsumerRunner:
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> None:
         for record in records:
+            if tp not in consumer.assignment():
+                return  # revoked in a rebalance: the new owner reads on from the last commit
             try:
                 await self._settle(record)
             except _Unfinished:
-                consumer.seek(tp, record.offset)
-                await self._commit_positions([tp])
+                if tp in consumer.assignment():
+                    consumer.seek(tp, record.offset)
+                    await self._commit_positions([tp])
                 await asyncio.sleep(self.backoff_seconds)
                 return
             self._uncommitted[tp] = record.offset + 1
@@ -301,9 +328,9 @@ class ConsumerRunner:
             await consumer.commit(offsets)
             for tp in offsets:
                 self._uncommitted.pop(tp, None)
-        except CommitFailedError as exc:
-            # The group rebalanced; the new owner re-reads from the last commit and the inbox
-            # turns the repeats into no-ops.
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced (or the partition was just revoked); its new owner re-reads
+            # from the last commit and the inbox turns the repeats into no-ops.
             log.warning("offset commit failed; records will be redelivered", extra={"error": repr(exc)})
             for tp in offsets:
                 self._uncommitted.pop(tp, None)

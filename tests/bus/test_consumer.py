@@ -234,3 +234,28 @@ async def test_database_outages_do_not_count_towards_dead_lettering(bus_db: Data
     # Five attempts against a limit of two, yet applied once and never dead-lettered.
     assert await effects(bus_db, probe.run) == [1]
     assert not [x for x in await read_dead_letters(probe.bootstrap, PROBE_DLQ) if probe.run.encode() in x.value]
+
+
+async def test_scaling_out_mid_batch_hands_partitions_over_cleanly(bus_db: Database, probe: Probe) -> None:
+    class SlowHandler(ProbeHandler):
+        async def __call__(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+            await asyncio.sleep(0.05)  # a batch is still being worked on when the second consumer joins
+            await super().__call__(session, envelope)
+
+    handler = SlowHandler(probe.run)
+    keys = [f"k{i}" for i in range(7)]
+    await produce(probe.bootstrap, [probe_envelope(probe.run, i, key=keys[i % 7]) for i in range(120)])
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    first, second = (make_runner(bus_db, handler, probe.bootstrap, group=group) for _ in range(2))
+    async with running(first):
+        await wait_for(lambda: len(handler.calls) >= 10)
+        async with running(second):
+            await wait_for(lambda: len(handler.calls) == 120, timeout=120)
+            await asyncio.sleep(1)
+    applied = await effects(bus_db, probe.run)
+    assert sorted(applied) == list(range(120)), "an event was lost or applied twice"
+    for k in range(7):  # one customer's events were applied in their order, across the hand-over
+        of_key = [seq for seq in applied if seq % 7 == k]
+        assert of_key == sorted(of_key)
+    for runner in (first, second):
+        assert "IllegalStateError" not in (runner.last_error or "")
