@@ -51,6 +51,9 @@ class Customer(Table, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc(index=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
     erased_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # 1 at registration, one more for every change of what replicas keep (snapshot, merge,
+    # erasure, manager), always under the row lock: replicas order news by it, not by clocks.
+    revision: int = Field(default=1)
 
 
 class CustomerIdentifier(Table, table=True):

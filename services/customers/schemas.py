@@ -113,6 +113,7 @@ class CustomerPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     erased_at: datetime | None
+    revision: int = Field(description="counts the changes of this record; higher is newer")
 
 
 CustomersPage = Page[CustomerPublic]

@@ -49,17 +49,23 @@ SNAPSHOT_FIELDS = ("kind", "name", "segment", "status", "manager_id", "preferred
 
 # ----- reading -------------------------------------------------------------------------------
 
-async def get_customer(session: AsyncSession, *, customer_id: str) -> Customer:
-    """The customer, whatever its status, or NotFound."""
-    customer = await session.get(Customer, customer_id)
+async def get_customer(session: AsyncSession, *, customer_id: str, for_update: bool = False) -> Customer:
+    """The customer, whatever its status, or NotFound; ``for_update`` locks its row to the commit."""
+    customer = await session.get(Customer, customer_id, with_for_update=for_update or None,
+                                 populate_existing=for_update)
     if customer is None:
         raise NotFound(f"no customer {customer_id}", customer_id=customer_id)
     return customer
 
 
 async def get_active_customer(session: AsyncSession, *, customer_id: str, for_update: bool = False) -> Customer:
-    """The customer if it can still be changed: merged ones point to their survivor, erased ones are gone."""
-    customer = await session.get(Customer, customer_id, with_for_update=for_update)
+    """The customer if it can still be changed: merged ones point to their survivor, erased ones are gone.
+
+    Anything written for the customer (its own row, or rows that hang off it) takes ``for_update``:
+    a merge or erasure in progress is then waited for and its outcome seen, never written past.
+    """
+    customer = await session.get(Customer, customer_id, with_for_update=for_update or None,
+                                 populate_existing=for_update)
     if customer is None:
         raise NotFound(f"no customer {customer_id}", customer_id=customer_id)
     if customer.status == "merged":
@@ -190,10 +196,21 @@ async def _replace_tags(session: AsyncSession, customer_id: str, tags: list[str]
 def _snapshot(customer: Customer, tags: list[str]) -> dict[str, Any]:
     return {"customer_id": customer.id, "kind": customer.kind, "name": customer.name, "segment": customer.segment,
             "status": customer.status, "manager_id": customer.manager_id,
-            "preferred_channel": customer.preferred_channel, "tags": tags, "created_at": customer.created_at}
+            "preferred_channel": customer.preferred_channel, "tags": tags, "created_at": customer.created_at,
+            "revision": customer.revision}
+
+
+def _next_revision(customer: Customer) -> int:
+    """Count one more change of the record; the caller holds its row lock (or just created it)."""
+    customer.revision = (customer.revision or 0) + 1
+    return customer.revision
 
 
 async def _publish_updated(session: AsyncSession, customer: Customer, changed: list[str]) -> None:
+    """Publish the customer's new snapshot under the next revision. The row must be locked."""
+    _next_revision(customer)
+    session.add(customer)
+    await session.flush()
     tags = (await tags_of(session, [customer.id]))[customer.id]
     add_event(session, events.CustomerUpdatedV1(**_snapshot(customer, tags), changed_fields=sorted(changed)),
               aggregate_id=customer.id, customer_id=customer.id)
@@ -209,7 +226,7 @@ async def register_customer(session: AsyncSession, *, data: CustomerCreate, defa
     pairs = _identifier_pairs(emails, phones, tax_id)
     await _refuse_duplicates(session, pairs, own_id=None)
     customer = Customer(
-        kind=data.kind, name=data.name, emails=emails, phones=phones, tax_id=tax_id,
+        revision=1, kind=data.kind, name=data.name, emails=emails, phones=phones, tax_id=tax_id,
         address=data.address.model_dump() if data.address else None, segment=data.segment, source=data.source,
         first_contact_channel=data.first_contact_channel, notes=data.notes,
         search_text=identity.search_text(name=data.name, emails=emails, phones=phones),
@@ -345,18 +362,24 @@ async def merge_customers(session: AsyncSession, *, survivor_id: str, duplicate_
     duplicate.status = "merged"
     duplicate.merged_into_id = survivor.id
     duplicate.updated_at = now
+    _next_revision(duplicate)
     session.add_all([survivor, duplicate])
     await session.flush()
     # Keyed by the duplicate: it follows the duplicate's earlier events on their partition.
-    add_event(session, events.CustomerMergedV1(survivor_id=survivor.id, merged_id=duplicate.id, merged_at=now),
+    add_event(session, events.CustomerMergedV1(survivor_id=survivor.id, merged_id=duplicate.id, merged_at=now,
+                                               revision=duplicate.revision),
               aggregate_id=duplicate.id, customer_id=duplicate.id)
     await _publish_updated(session, survivor, ["merged"])
     return survivor
 
 
 async def erase_customer(session: AsyncSession, *, customer_id: str) -> Customer:
-    """Anonymise personal data on request; keeps the id and non-personal facts. Repeating it is harmless."""
-    customer = await get_customer(session, customer_id=customer_id)
+    """Anonymise personal data on request; keeps the id and non-personal facts. Repeating it is harmless.
+
+    The row is locked first: a merge into (or of) this customer in progress is waited for, so what
+    it moves over is erased with it, and a customer just merged away is refused (erase its survivor).
+    """
+    customer = await get_customer(session, customer_id=customer_id, for_update=True)
     if customer.status == "erased":
         return customer
     if customer.status == "merged":
@@ -365,6 +388,7 @@ async def erase_customer(session: AsyncSession, *, customer_id: str) -> Customer
     now = utcnow()
     _anonymise(customer, now)
     customer.status = "erased"
+    _next_revision(customer)
     # Records merged into this one hold the same person's data: they go too (and so do theirs).
     retired: list[Customer] = []
     frontier = [customer.id]
@@ -376,7 +400,8 @@ async def erase_customer(session: AsyncSession, *, customer_id: str) -> Customer
     for merged in retired:
         if merged.erased_at is None:
             _anonymise(merged, now)
-            session.add(merged)
+        _next_revision(merged)  # each gets an erased event below
+        session.add(merged)
     await session.execute(delete(CustomerIdentifier).where(CustomerIdentifier.customer_id == customer.id))
     await session.execute(update(Interaction).where(Interaction.customer_id == customer.id)
                           .values(summary="[erased]"))
@@ -385,11 +410,11 @@ async def erase_customer(session: AsyncSession, *, customer_id: str) -> Customer
     # Consent history stays: it is the proof of what the customer allowed, and holds no personal data.
     session.add(customer)
     await session.flush()
-    add_event(session, events.CustomerErasedV1(customer_id=customer.id, erased_at=now),
+    add_event(session, events.CustomerErasedV1(customer_id=customer.id, erased_at=now, revision=customer.revision),
               aggregate_id=customer.id, customer_id=customer.id)
     for merged in retired:
         # Replicas that never re-keyed the merged id must drop their copy too.
-        add_event(session, events.CustomerErasedV1(customer_id=merged.id, erased_at=now),
+        add_event(session, events.CustomerErasedV1(customer_id=merged.id, erased_at=now, revision=merged.revision),
                   aggregate_id=merged.id, customer_id=merged.id)
     return customer
 
@@ -466,6 +491,7 @@ async def assign_manager(session: AsyncSession, *, customer_id: str, employee_id
     session.add(ManagerAssignment(customer_id=customer.id, employee_id=employee_id, assigned_by=actor,
                                   assigned_at=now))
     previous, customer.manager_id, customer.updated_at = customer.manager_id, employee_id, now
+    _next_revision(customer)  # manager_id is part of what replicas keep (and of the HTTP answer)
     session.add(customer)
     await session.flush()
     add_event(session, events.ManagerAssignedV1(customer_id=customer.id, employee_id=employee_id,
@@ -478,7 +504,9 @@ async def assign_manager(session: AsyncSession, *, customer_id: str, employee_id
 
 async def log_interaction(session: AsyncSession, *, customer_id: str, data: InteractionCreate,
                           actor: str) -> Interaction:
-    customer = await get_active_customer(session, customer_id=customer_id)
+    # Locked: logged during a merge it would land on the retired duplicate, during an erasure it
+    # would keep its summary. Waiting for either, it sees the outcome (409 / 410).
+    customer = await get_active_customer(session, customer_id=customer_id, for_update=True)
     if data.occurred_at > utcnow() + timedelta(minutes=5):
         raise Unprocessable("an interaction cannot happen in the future", field="occurred_at")
     interaction = Interaction(customer_id=customer.id, channel=data.channel, direction=data.direction,
@@ -509,7 +537,7 @@ async def list_interactions(session: AsyncSession, *, customer_id: str,
 
 async def schedule_consultation(session: AsyncSession, *, customer_id: str, data: ConsultationCreate, actor: str,
                                 source_key: str | None = None) -> Consultation:
-    customer = await get_active_customer(session, customer_id=customer_id)
+    customer = await get_active_customer(session, customer_id=customer_id, for_update=True)  # as log_interaction
     employee_id = data.employee_id or customer.manager_id
     if employee_id is None:
         raise Unprocessable("the customer has no permanent manager; name the employee", field="employee_id")

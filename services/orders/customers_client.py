@@ -3,7 +3,9 @@
 The replica (fed by customers events) answers almost every question; this is the fallback for a
 customer registered a moment ago whose event is still on its way. It never guesses: an answer it
 cannot get (owner down, slow, answering an error) is ``DependencyUnavailable`` (503), and the
-order is refused rather than accepted for a customer nobody verified.
+order is refused rather than accepted for a customer nobody verified. "No such customer" is a
+problem+json 404 naming that customer, or a validation 422 about the id in the path alone (an id
+the customers service could never have issued).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CustomerFacts:
-    """What orders keeps of a customer; ``observed_at`` orders it against events."""
+    """What orders keeps of a customer; ``revision`` (when the answer has one), else ``observed_at``,
+    orders it against events."""
 
     customer_id: str
     status: Literal["active", "merged", "erased"]
@@ -39,6 +42,7 @@ class CustomerFacts:
     manager_id: str | None
     merged_into_id: str | None
     observed_at: datetime
+    revision: int | None = None
 
 
 class CustomerDirectory(Protocol):
@@ -60,6 +64,7 @@ class _CustomerAnswer(BaseModel):
     manager_id: str | None = None
     merged_into_id: str | None = None
     updated_at: UtcDatetime
+    revision: int | None = None
 
 
 class HttpCustomerDirectory:
@@ -98,6 +103,8 @@ class HttpCustomerDirectory:
             raise DependencyUnavailable(unavailable, customer_id=customer_id, dependency="customers") from exc
         if response.status_code == 404 and self._says_no_such_customer(response, customer_id):
             return None
+        if response.status_code == 422 and self._refuses_the_id(response):
+            return None  # an id the customers service could never have issued
         if response.status_code != 200:
             log.warning("customers service answered an error",
                         extra={"customer_id": customer_id, "status": response.status_code})
@@ -113,7 +120,8 @@ class HttpCustomerDirectory:
                                         customer_id=customer_id, dependency="customers")
         return CustomerFacts(customer_id=answer.id, status=answer.status, kind=answer.kind, name=answer.name,
                              segment=answer.segment, manager_id=answer.manager_id,
-                             merged_into_id=answer.merged_into_id, observed_at=answer.updated_at)
+                             merged_into_id=answer.merged_into_id, observed_at=answer.updated_at,
+                             revision=answer.revision)
 
     @staticmethod
     def _says_no_such_customer(response: httpx.Response, customer_id: str) -> bool:
@@ -123,3 +131,15 @@ class HttpCustomerDirectory:
         except ValueError:
             return False
         return isinstance(body, dict) and body.get("customer_id") == customer_id
+
+    @staticmethod
+    def _refuses_the_id(response: httpx.Response) -> bool:
+        """A validation problem about the path's customer id, and about nothing else."""
+        try:
+            body = response.json()
+        except ValueError:
+            return False
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if not isinstance(errors, list) or not errors:
+            return False
+        return all(isinstance(e, dict) and e.get("loc") == ["path", "customer_id"] for e in errors)

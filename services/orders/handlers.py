@@ -3,7 +3,9 @@
 The consumer runner records each event id in the inbox in the same transaction, so a handler
 only applies the effect. Events of one customer arrive in order (they share a partition key),
 but a replica can still meet news out of order (an HTTP answer fetched while events were in
-flight, a replayed dead letter), which ``service.apply_customer_state`` absorbs by ``occurred_at``.
+flight, a replayed dead letter), which ``service.apply_customer_state`` absorbs by the customer's
+``revision`` (``occurred_at`` for events without one). Merges of one chain have different keys and
+may arrive in any order; ``service.merge_loyalty`` follows the chain to its end.
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ async def customer_snapshot(session: AsyncSession, envelope: EventEnvelope) -> N
     event = customer_events.CustomerSnapshot.model_validate(envelope.payload)
     await service.apply_customer_state(
         session, customer_id=event.customer_id, status=event.status, state_at=envelope.occurred_at,
-        source="event", kind=event.kind, name=event.name, segment=event.segment, manager_id=event.manager_id)
+        source="event", kind=event.kind, name=event.name, segment=event.segment, manager_id=event.manager_id,
+        revision=event.revision)
 
 
 @handlers.on("customers.customer.merged", 1)
 async def customer_merged(session: AsyncSession, envelope: EventEnvelope) -> None:
     event = customer_events.CustomerMergedV1.model_validate(envelope.payload)
     await service.apply_customer_state(session, customer_id=event.merged_id, status="merged",
-                                       state_at=event.merged_at, source="event", merged_into_id=event.survivor_id)
+                                       state_at=event.merged_at, source="event", merged_into_id=event.survivor_id,
+                                       revision=event.revision)
     await service.merge_loyalty(session, merged_id=event.merged_id, survivor_id=event.survivor_id)
 
 
@@ -39,4 +43,4 @@ async def customer_merged(session: AsyncSession, envelope: EventEnvelope) -> Non
 async def customer_erased(session: AsyncSession, envelope: EventEnvelope) -> None:
     event = customer_events.CustomerErasedV1.model_validate(envelope.payload)
     await service.apply_customer_state(session, customer_id=event.customer_id, status="erased",
-                                       state_at=event.erased_at, source="event")
+                                       state_at=event.erased_at, source="event", revision=event.revision)

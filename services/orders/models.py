@@ -31,6 +31,12 @@ def _percent() -> sa.Column:
     return sa.Column(ExactDecimal(5, 2), nullable=False)
 
 
+def _actor() -> sa.Column:
+    # The token's subject, as the identity provider issued it: no length of ours can be assumed
+    # (a bounded column turned a long subject into a database error).
+    return sa.Column(sa.Text, nullable=False)
+
+
 # ----- catalogue ------------------------------------------------------------------------------
 
 class Product(Table, table=True):
@@ -47,7 +53,7 @@ class Product(Table, table=True):
     # Lower-cased sku and name: the free-text search runs on one column.
     search_text: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
     price_effective_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
-    created_by: str = Field(max_length=120)
+    created_by: str = Field(sa_column=_actor())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
 
@@ -63,7 +69,7 @@ class ProductPrice(Table, table=True):
     unit_cost: Decimal = Field(sa_column=_money())
     currency: str = Field(max_length=3)
     effective_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
-    recorded_by: str = Field(max_length=120)
+    recorded_by: str = Field(sa_column=_actor())
 
 
 # ----- customers, as far as orders need to know them -----------------------------------------
@@ -71,8 +77,10 @@ class ProductPrice(Table, table=True):
 class CustomerReplica(Table, table=True):
     """What the customers service told us (events, or HTTP when no event had arrived yet).
 
-    ``state_at`` is the instant of the newest state applied, so an older event never overwrites
-    a newer one; merged and erased are final, and an erased customer keeps no name here.
+    ``revision`` is the customer's revision (counted by the customers service under its row lock)
+    of the newest state applied, ``state_at`` its instant: an older event never overwrites a newer
+    one (by revision when both have one, else by instant); merged and erased are final, an erased
+    customer keeps no name here, and ``merged_into_id`` stays set through an erasure.
     """
 
     __tablename__ = "customer_replica"
@@ -86,6 +94,7 @@ class CustomerReplica(Table, table=True):
     merged_into_id: str | None = Field(default=None, max_length=64)
     source: str = Field(max_length=16)  # event | http
     state_at: datetime = Field(sa_column=_utc())
+    revision: int | None = Field(default=None)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
 
 
@@ -115,7 +124,7 @@ class Order(Table, table=True):
     payment_method: str | None = Field(default=None, max_length=32)
     payment_reference: str | None = Field(default=None, max_length=120)
     cancel_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
-    placed_by: str = Field(max_length=120)
+    placed_by: str = Field(sa_column=_actor())
     placed_at: datetime = Field(default_factory=utcnow, sa_column=_utc(index=True))
     paid_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     fulfilled_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
@@ -167,7 +176,7 @@ class OrderReturn(Table, table=True):
     discount: Decimal = Field(sa_column=_money())
     net: Decimal = Field(sa_column=_money())
     cost: Decimal = Field(sa_column=_money())
-    created_by: str = Field(max_length=120)
+    created_by: str = Field(sa_column=_actor())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
 
     @property
@@ -203,7 +212,7 @@ class LoyaltyProgram(Table, table=True):
     downgrade: str = Field(max_length=16)  # never | reevaluate
     # [{"name", "threshold", "discount_percent"}] with decimals as strings, ascending thresholds.
     tiers: list[dict] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
-    created_by: str = Field(max_length=120)
+    created_by: str = Field(sa_column=_actor())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
 
 

@@ -15,11 +15,12 @@ from services.orders.config import OrdersSettings
 from services.orders.customers_client import CustomerDirectory
 from services.orders.errors import CustomerUnknown
 from services.orders.schemas import (
+    CUSTOMER_ID_MAX,
     ID_PATTERN,
     CancelRequest,
     Category,
+    CustomerRef,
     EmployeeId,
-    ForeignId,
     LedgerEntryPublic,
     LedgerPage,
     LoyaltyStatusPublic,
@@ -59,7 +60,8 @@ Paging = Annotated[PageParams, Depends(page_params)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 OrderId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="order id")]
 ProductId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="product id")]
-CustomerId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="customer id")]
+CustomerId = Annotated[str, Path(min_length=1, max_length=CUSTOMER_ID_MAX, pattern=ID_PATTERN,
+                                  description="customer id")]
 
 
 def settings_of(request: Request) -> OrdersSettings:
@@ -191,7 +193,7 @@ async def _orders_page(db: Database, page: PageParams, **filters: Any) -> Orders
 @orders.get("/orders", response_model=OrdersPage, responses=problems(422), summary="Find orders, newest first")
 async def list_orders(
     db: DbDep, _: Reader, page: Paging,
-    customer_id: Annotated[ForeignId | None, Query()] = None,
+    customer_id: Annotated[CustomerRef | None, Query()] = None,
     sales_employee_id: Annotated[EmployeeId | None, Query()] = None,
     order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
     channel: Annotated[OrderChannel | None, Query()] = None,

@@ -23,6 +23,10 @@ PaymentMethod = Literal["cash", "card", "bank_transfer", "e_wallet", "credit_acc
 # Ids are sent to other services in URLs: letters, digits and a few separators only.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
 ForeignId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_PATTERN)]
+# The customers service issues ids of at most 36 characters (UUIDs) and refuses longer ones.
+CUSTOMER_ID_MAX = 36
+CustomerRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=CUSTOMER_ID_MAX,
+                                               pattern=ID_PATTERN)]
 EmployeeId = ForeignId
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=64,
                                        pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
@@ -108,7 +112,7 @@ class OrderLineCreate(Input):
 
 
 class OrderCreate(Input):
-    customer_id: ForeignId
+    customer_id: CustomerRef
     lines: list[OrderLineCreate] = Field(min_length=1, max_length=200)
     channel: OrderChannel
     sales_employee_id: EmployeeId = Field(description="who made the sale")

@@ -5,19 +5,24 @@ events to the outbox and never commits: the router (or the consumer runner) comm
 events together.
 
 Locks, always taken in this order so that no two transactions wait on each other in a cycle:
-an order row (``FOR UPDATE``), then a customer's loyalty account row. The account row is the
-per-customer lock that serialises that customer's ledger and tier; SQLite serialises all
-writers anyway (``BEGIN IMMEDIATE``).
+an order row (``FOR UPDATE``); customer replica rows (``FOR SHARE`` to follow a customer to the
+survivor of its merges, ``FOR UPDATE`` to change one), each chain from the duplicate towards its
+survivor; the loyalty program lock (a transaction-scoped advisory lock: shared to price or count
+spend, exclusive to replace the program); then loyalty account rows (``FOR UPDATE``; two at once
+in id order, or along a chain of merges). The account row is the per-customer lock that
+serialises that customer's ledger and tier. SQLite serialises all writers anyway
+(``BEGIN IMMEDIATE``), so there the row locks and the program lock are no-ops.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -66,6 +71,9 @@ from shared.http.errors import Conflict, NotFound, Unprocessable
 from shared.http.pagination import PageParams, cursor_value, encode_cursor, time_id_cursor, time_id_page
 
 ZERO = Decimal("0")
+# Shared by whoever prices an order or counts spend, exclusive while the program is replaced.
+_PROGRAM_LOCK = zlib.crc32(b"pelanggan-orders-loyalty-program")
+SHARE: dict[str, Any] = {"read": True}  # SELECT ... FOR SHARE
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -209,19 +217,34 @@ async def replica_knows(session: AsyncSession, *, customer_id: str) -> bool:
     return await session.get(CustomerReplica, customer_id) is not None
 
 
+def _is_older(row: CustomerReplica, *, state_at: datetime, revision: int | None) -> bool:
+    """Whether news stamped (``state_at``, ``revision``) is older than what the row holds.
+
+    The customer's revision (counted under its row lock by the customers service) decides when
+    both sides have one: it does not depend on the clocks of several customers API replicas.
+    Without it (an older producer), the instant decides.
+    """
+    if revision is not None and row.revision is not None:
+        return revision < row.revision
+    return state_at < row.state_at
+
+
 async def apply_customer_state(session: AsyncSession, *, customer_id: str, status: str, state_at: datetime,
                                source: str, kind: str | None = None, name: str | None = None,
                                segment: str | None = None, manager_id: str | None = None,
-                               merged_into_id: str | None = None) -> CustomerReplica:
+                               merged_into_id: str | None = None, revision: int | None = None) -> CustomerReplica:
     """Fold one piece of news about a customer into the replica, whatever order it arrives in.
 
-    Erased is final (never resurrected, no name kept); merged is final except for erasure; an
-    active snapshot older than the state already held is ignored.
+    Erased is final (never resurrected, no name kept); merged is final except for erasure, and
+    whom a customer was merged into is kept even when the erasure arrived first (its purchases
+    still count for the survivor); an active snapshot older than the state already held (by
+    revision, else by instant) is ignored. The row keeps the highest revision seen.
     """
     now = utcnow()
     values = {"customer_id": customer_id, "status": status, "kind": kind,
               "name": None if status == "erased" else name, "segment": segment, "manager_id": manager_id,
-              "merged_into_id": merged_into_id, "source": source, "state_at": state_at, "updated_at": now}
+              "merged_into_id": merged_into_id, "source": source, "state_at": state_at, "revision": revision,
+              "updated_at": now}
     row = await session.get(CustomerReplica, customer_id, with_for_update=True, populate_existing=True)
     if row is None:
         inserted = await session.execute(
@@ -231,18 +254,23 @@ async def apply_customer_state(session: AsyncSession, *, customer_id: str, statu
         if inserted.rowcount == 1:
             return row
     if row.status == "erased":
-        return row
-    if status == "erased":
+        if status == "merged" and merged_into_id and not row.merged_into_id:
+            row.merged_into_id = merged_into_id  # not personal: whose ledger the purchases belong to
+        else:
+            return row
+    elif status == "erased":
         row.status, row.name, row.source = "erased", None, source
     elif status == "merged":
         row.status, row.source = "merged", source
         row.merged_into_id = merged_into_id or row.merged_into_id
-    elif row.status == "merged" or state_at < row.state_at:
+    elif row.status == "merged" or _is_older(row, state_at=state_at, revision=revision):
         return row  # a merged customer never becomes active again; older news changes nothing
     else:
         row.kind, row.name, row.segment, row.manager_id = kind, name, segment, manager_id
         row.source = source
     row.state_at = max(row.state_at, state_at)
+    if revision is not None:
+        row.revision = max(row.revision or 0, revision)
     row.updated_at = now
     session.add(row)
     await session.flush()
@@ -254,12 +282,16 @@ async def record_customer_facts(session: AsyncSession, *, facts: CustomerFacts) 
     return await apply_customer_state(
         session, customer_id=facts.customer_id, status=facts.status, state_at=facts.observed_at, source="http",
         kind=facts.kind, name=facts.name, segment=facts.segment, manager_id=facts.manager_id,
-        merged_into_id=facts.merged_into_id)
+        merged_into_id=facts.merged_into_id, revision=facts.revision)
 
 
 async def orderable_customer(session: AsyncSession, *, customer_id: str) -> CustomerReplica:
-    """The customer if new orders may be placed for them; else the reason why not."""
-    row = await session.get(CustomerReplica, customer_id)
+    """The customer if new orders may be placed for them; else the reason why not.
+
+    The replica row is share-locked to the end of the transaction: a merge or erasure being
+    applied is waited for and then seen, and none can be applied while the order is placed.
+    """
+    row = await session.get(CustomerReplica, customer_id, with_for_update=SHARE, populate_existing=True)
     if row is None:
         raise CustomerUnknown(customer_id)
     if row.status == "merged":
@@ -270,11 +302,16 @@ async def orderable_customer(session: AsyncSession, *, customer_id: str) -> Cust
 
 
 async def _loyalty_owner(session: AsyncSession, customer_id: str) -> str:
-    """Whose ledger a customer's purchases count in: the survivor of any merges, else the customer."""
+    """Whose ledger a customer's purchases count in: the end of its chain of merges, else the customer.
+
+    Follows ``merged_into_id`` whatever the status (a duplicate merged into a survivor that was
+    later erased is erased too, and its purchases still belong to the survivor). Each replica row
+    on the way is share-locked, so a merge being applied to one of them is waited for, then followed.
+    """
     seen = {customer_id}
     while True:
-        row = await session.get(CustomerReplica, customer_id)
-        if row is None or row.status != "merged" or not row.merged_into_id or row.merged_into_id in seen:
+        row = await session.get(CustomerReplica, customer_id, with_for_update=SHARE, populate_existing=True)
+        if row is None or not row.merged_into_id or row.merged_into_id in seen:
             return customer_id
         customer_id = row.merged_into_id
         seen.add(customer_id)
@@ -297,12 +334,31 @@ async def current_program(session: AsyncSession, *, currency: str) -> tuple[loya
     return _program_from_row(row), row
 
 
+async def _lock_program(session: AsyncSession, *, exclusive: bool = False) -> None:
+    """The program lock, held to the end of the transaction (PostgreSQL; SQLite has one writer).
+
+    Pricing and counting spend share it; replacing the program takes it alone. So an order never
+    gets the old discount once the new program is committed, and no account is re-evaluated under
+    a program that was replaced while it waited for the account's lock.
+    """
+    if session.bind.dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        await session.execute(text(f"SELECT {function}(:key)"), {"key": _PROGRAM_LOCK})
+
+
+async def program_in_force(session: AsyncSession, *, currency: str,
+                           exclusive: bool = False) -> tuple[loyalty.Program, LoyaltyProgram | None]:
+    """The current program, read after taking the program lock (so it stays current to the commit)."""
+    await _lock_program(session, exclusive=exclusive)
+    return await current_program(session, currency=currency)
+
+
 async def put_program(session: AsyncSession, *, data: ProgramUpdate, actor: str,
                       currency: str) -> tuple[loyalty.Program, LoyaltyProgram, int]:
     """Replace the program with a new version and re-evaluate every customer's tier under it."""
     if data.currency is not None and data.currency != currency:
         raise Unprocessable(f"the loyalty program counts spend in {currency}", field="currency")
-    previous, _ = await current_program(session, currency=currency)
+    previous, _ = await program_in_force(session, currency=currency, exclusive=True)
     program = loyalty.Program(
         version=previous.version + 1, currency=currency, window=data.qualifying_window,
         window_months=data.window_months, downgrade=data.downgrade,
@@ -342,6 +398,17 @@ async def _lock_account(session: AsyncSession, *, customer_id: str, program: loy
         .on_conflict_do_nothing(index_elements=["customer_id"]))
     account = await session.get(LoyaltyAccount, customer_id, with_for_update=True, populate_existing=True)
     assert account is not None
+    return account
+
+
+async def _follow_merges(session: AsyncSession, *, account: LoyaltyAccount,
+                         program: loyalty.Program) -> LoyaltyAccount:
+    """From a locked account to the locked account its ledger now lives in: a merge committed while
+    we waited for the lock has moved it on (``merged_into_id``), maybe more than once."""
+    seen = {account.customer_id}
+    while account.merged_into_id is not None and account.merged_into_id not in seen:
+        seen.add(account.merged_into_id)
+        account = await _lock_account(session, customer_id=account.merged_into_id, program=program)
     return account
 
 
@@ -392,13 +459,15 @@ async def _record_entry(session: AsyncSession, *, account: LoyaltyAccount, order
 
 
 async def _accrue(session: AsyncSession, *, order: Order, currency: str) -> None:
-    """A paid order counts its net towards the customer's loyalty, dated at the payment."""
-    program, _ = await current_program(session, currency=currency)
-    if order.currency != program.currency:
-        return  # spend in another currency does not count towards the program
+    """A paid order counts its net towards the customer's loyalty, dated at the payment, in the
+    ledger of the survivor of the customer's merges."""
     assert order.paid_at is not None
     owner = await _loyalty_owner(session, order.customer_id)
+    program, _ = await program_in_force(session, currency=currency)
+    if order.currency != program.currency:
+        return  # spend in another currency does not count towards the program
     account = await _lock_account(session, customer_id=owner, program=program)
+    account = await _follow_merges(session, account=account, program=program)
     if await _record_entry(session, account=account, order_id=order.id, kind="accrual", ref="", amount=order.net,
                            effective_at=order.paid_at):
         await _reevaluate(session, account=account, program=program, reason="accrual", order_id=order.id)
@@ -406,14 +475,16 @@ async def _accrue(session: AsyncSession, *, order: Order, currency: str) -> None
 
 async def _reverse(session: AsyncSession, *, order: Order, kind: str, ref: str, amount: Decimal | None,
                    currency: str) -> None:
-    """Take back ``amount`` (or all that is left) of an order's accrual, dated at the accrual."""
-    program, _ = await current_program(session, currency=currency)
+    """Take back ``amount`` (or all that is left) of an order's accrual, dated at the accrual, in
+    the ledger that holds the accrual (the survivor's, after merges)."""
+    program, _ = await program_in_force(session, currency=currency)
     for _attempt in range(3):
         accrual = await session.scalar(select(LoyaltyEntry).where(LoyaltyEntry.order_id == order.id,
                                                                   LoyaltyEntry.kind == "accrual"))
         if accrual is None:
             return  # never accrued: nothing to reverse
         account = await _lock_account(session, customer_id=accrual.customer_id, program=program)
+        account = await _follow_merges(session, account=account, program=program)
         await session.refresh(accrual)
         if accrual.customer_id == account.customer_id:
             break  # a merge did not move the ledger under us
@@ -435,7 +506,7 @@ async def reevaluate_all(session: AsyncSession, *, program: loyalty.Program | No
     windows); returns how many accounts were evaluated and how many tiers changed."""
     if program is None:
         assert currency is not None
-        program, _ = await current_program(session, currency=currency)
+        program, _ = await program_in_force(session, currency=currency)
     ids = (await session.execute(select(LoyaltyAccount.customer_id).where(LoyaltyAccount.merged_into_id.is_(None))
                                  .order_by(LoyaltyAccount.customer_id))).scalars().all()
     changes = 0
@@ -448,25 +519,42 @@ async def reevaluate_all(session: AsyncSession, *, program: loyalty.Program | No
 
 
 async def merge_loyalty(session: AsyncSession, *, merged_id: str, survivor_id: str) -> None:
-    """A merged duplicate's purchases count for the survivor from now on: its ledger moves over."""
+    """A merged duplicate's purchases count for the survivor from now on: its ledger moves over.
+
+    Merges of one chain (A into B, then B into C) have different keys and may be applied in either
+    order, or at the same time: the ledger goes to the end of the survivor's chain (C), found
+    under the replica's share locks and re-checked under the accounts' locks. The duplicate's
+    replica row must already say "merged" (the handler applies that first, in this transaction):
+    its lock is what makes a racing payment wait for this merge and then follow it.
+    """
     if merged_id == survivor_id:
         return
+    await session.get(CustomerReplica, merged_id, with_for_update=True)
     merged = await session.get(LoyaltyAccount, merged_id)
     if merged is None or merged.merged_into_id is not None:
-        return
-    program, _ = await current_program(session, currency=merged.currency)
-    accounts = {}
-    for customer_id in sorted([merged_id, survivor_id]):  # lock in id order: no deadlock with a reverse merge
-        accounts[customer_id] = await _lock_account(session, customer_id=customer_id, program=program)
-    merged, survivor = accounts[merged_id], accounts[survivor_id]
-    if merged.merged_into_id is not None:
-        return  # moved already
+        return  # nothing bought yet (later payments follow the replica), or moved already
+    target = await _loyalty_owner(session, survivor_id)
+    program, _ = await program_in_force(session, currency=merged.currency)
+    seen = {merged_id}
+    while True:
+        if target in seen:
+            return  # a cycle of merges: customers never makes one; leave the ledger where it is
+        accounts = {}
+        for customer_id in sorted([merged_id, target]):  # lock in id order: no deadlock with a reverse merge
+            accounts[customer_id] = await _lock_account(session, customer_id=customer_id, program=program)
+        merged, survivor = accounts[merged_id], accounts[target]
+        if merged.merged_into_id is not None:
+            return  # moved already
+        if survivor.merged_into_id is None:
+            break
+        seen.add(target)
+        target = survivor.merged_into_id  # merged away while we waited for its lock: follow it
     moved = list((await session.execute(select(LoyaltyEntry).where(LoyaltyEntry.customer_id == merged_id))).scalars())
     for entry in moved:
-        entry.customer_id = survivor_id
+        entry.customer_id = target
         session.add(entry)
     survivor.balance = survivor.balance + merged.balance
-    merged.balance, merged.merged_into_id, merged.updated_at = ZERO, survivor_id, utcnow()
+    merged.balance, merged.merged_into_id, merged.updated_at = ZERO, target, utcnow()
     session.add_all([merged, survivor])
     await session.flush()
     await _reevaluate(session, account=survivor, program=program, reason="merge")
@@ -565,7 +653,7 @@ def order_public(order: Order, lines: Sequence[OrderLine]) -> OrderPublic:
 async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
                       currency: str) -> tuple[Order, list[OrderLine]]:
     """Price the lines from the catalogue with the customer's loyalty discount in force now."""
-    await orderable_customer(session, customer_id=data.customer_id)
+    await orderable_customer(session, customer_id=data.customer_id)  # share-locked from here on
     wanted = [line.product_id for line in data.lines]
     products = {p.id: p for p in (await session.execute(select(Product).where(Product.id.in_(wanted)))).scalars()}
     missing = [pid for pid in wanted if pid not in products]
@@ -583,9 +671,12 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
     order_currency = currencies[0]
 
     discount_percent, tier_name = ZERO, None
-    program, _ = await current_program(session, currency=currency)
+    program, _ = await program_in_force(session, currency=currency)
     if order_currency == program.currency:
         account = await _lock_account(session, customer_id=data.customer_id, program=program)
+        if account.merged_into_id is not None:
+            # The replica said active, but this ledger was moved to a survivor: never price with it.
+            raise CustomerMerged(data.customer_id, account.merged_into_id)
         standing = await _reevaluate(session, account=account, program=program, reason="reevaluation")
         discount_percent, tier_name = standing.tier.discount_percent, standing.tier.name
 

@@ -6,6 +6,9 @@ Guarantees and how they are kept:
 - Order per key: rows of one key are sent one after another, each awaited; the first failure
   stops that key for this tick, so a later row never overtakes an earlier one. Different keys
   are sent concurrently.
+- One key cannot stall the others: a tick reads at most ``rows_per_key`` rows of each key, and a
+  key that fails while others go through is held back with a backoff of its own. Only when
+  nothing goes through (the broker is away) does the whole relay back off.
 - Pending is a per-row flag (``published_at IS NULL``), not an id watermark, so a row whose
   transaction commits after a higher id was published is still found.
 - Several replicas on PostgreSQL: a tick runs under a transaction-scoped advisory lock, so one
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -56,6 +60,8 @@ class PendingRow:
 class TickResult:
     published: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    failed_keys: set[str] = field(default_factory=set)
+    published_keys: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -70,6 +76,7 @@ class OutboxRelay:
         producer_factory: ProducerFactory,
         service: str,
         batch_size: int = 200,
+        rows_per_key: int = 50,
         idle_seconds: float = 0.5,
         send_timeout: float = 10.0,
         max_backoff: float = 30.0,
@@ -79,12 +86,16 @@ class OutboxRelay:
         self.producer_factory = producer_factory
         self.service = service
         self.batch_size = batch_size
+        self.rows_per_key = rows_per_key
         self.idle_seconds = idle_seconds
         self.send_timeout = send_timeout
         self.max_backoff = max_backoff
         self._key_slots = asyncio.Semaphore(key_concurrency)
         self._producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
+        # Keys whose own rows fail while others go through (say, their partition has no leader):
+        # held back with a backoff of their own, so they neither stall other keys nor the relay.
+        self._held: dict[str, tuple[int, float]] = {}  # key -> (failures, retry at, monotonic)
         self.last_error: str | None = None
 
     def notify(self) -> None:
@@ -98,18 +109,20 @@ class OutboxRelay:
                 got_lock = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK})
                 if not got_lock:
                     return TickResult()
-                rows = await self._pending(session, lock=True)
+                rows = await self._pending(session)
                 result = await self._publish(rows)
                 await self._record(session, result)
+            self._hold_failing_keys(result)
         else:
             # Not one transaction on SQLite: it would hold the database's only write lock
             # while waiting for the broker, stalling every API write during an outage.
             async with self.db.transaction() as session:
-                rows = await self._pending(session, lock=False)
+                rows = await self._pending(session)
             result = await self._publish(rows)
             if result.published or result.failed:
                 async with self.db.transaction() as session:
                     await self._record(session, result)
+            self._hold_failing_keys(result)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(result.published))
         if result.failed:
             OUTBOX_FAILURES.labels(self.service).inc()
@@ -136,10 +149,10 @@ class OutboxRelay:
             except Exception as exc:  # a bug must not end the relay silently: log it loudly, back off
                 result = TickResult(failed={-1: repr(exc)})
                 log.exception("outbox relay tick crashed")
-            if result.failed:
+            if result.failed and not result.published:  # nothing went through: the broker is away
                 failures += 1
                 delay = min(self.max_backoff, 0.5 * 2 ** min(failures, 10))
-            elif len(result.published) >= self.batch_size:
+            elif result.published:  # there may be more: look again at once
                 failures, delay = 0, 0.0
             else:
                 failures, delay = 0, self.idle_seconds
@@ -153,22 +166,43 @@ class OutboxRelay:
         producer, self._producer = self._producer, None
         await stop_quietly(producer)
 
-    async def _pending(self, session: AsyncSession, *, lock: bool) -> list[PendingRow]:
+    def _hold_failing_keys(self, result: TickResult) -> None:
+        for key in result.published_keys - result.failed_keys:
+            self._held.pop(key, None)
+        if not result.published:
+            return  # everything failed: the relay as a whole backs off, no key is to blame
+        now = time.monotonic()
+        for key in result.failed_keys:
+            failures = self._held.get(key, (0, 0.0))[0] + 1
+            self._held[key] = (failures, now + min(self.max_backoff, 0.5 * 2 ** min(failures, 10)))
+
+    async def _pending(self, session: AsyncSession) -> list[PendingRow]:
+        """The oldest pending rows, at most ``rows_per_key`` of each key, skipping held keys.
+
+        Capping rows per key keeps one stuck key from filling every batch (rows of a key are sent
+        one by one and stop at its first failure, so more of them per tick would not be sent).
+        """
+        now = time.monotonic()
+        held = [key for key, (_, retry_at) in self._held.items() if retry_at > now]
+        pending = select(
+            OutboxMessage.id,
+            OutboxMessage.event_id,
+            OutboxMessage.event_type,
+            OutboxMessage.topic,
+            OutboxMessage.key,
+            OutboxMessage.envelope,
+            func.row_number().over(partition_by=OutboxMessage.key, order_by=OutboxMessage.id).label("nth"),
+        ).where(OutboxMessage.published_at.is_(None))
+        if held:  # a held key's later rows wait with it, so its order is kept
+            pending = pending.where(OutboxMessage.key.not_in(held))
+        ranked = pending.subquery()
         statement = (
-            select(
-                OutboxMessage.id,
-                OutboxMessage.event_id,
-                OutboxMessage.event_type,
-                OutboxMessage.topic,
-                OutboxMessage.key,
-                OutboxMessage.envelope,
-            )
-            .where(OutboxMessage.published_at.is_(None))
-            .order_by(OutboxMessage.id)
+            select(ranked.c.id, ranked.c.event_id, ranked.c.event_type, ranked.c.topic, ranked.c.key,
+                   ranked.c.envelope)
+            .where(ranked.c.nth <= self.rows_per_key)
+            .order_by(ranked.c.id)
             .limit(self.batch_size)
         )
-        if lock:
-            statement = statement.with_for_update(skip_locked=True)
         return [PendingRow(*row) for row in (await session.execute(statement)).all()]
 
     async def _publish(self, rows: list[PendingRow]) -> TickResult:
@@ -205,8 +239,10 @@ class OutboxRelay:
                 except (TimeoutError, KafkaError, OSError) as exc:
                     self._note_failure(exc)
                     result.failed[row.id] = repr(exc)
+                    result.failed_keys.add(row.key)
                     return  # later rows of this key wait for this one
                 result.published.append(row.id)
+                result.published_keys.add(row.key)
 
     async def _record(self, session: AsyncSession, result: TickResult) -> None:
         if result.published:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from sqlalchemy import func, select
 
 from pelanggan.infra.kafka import LocalKafka
@@ -173,3 +173,44 @@ async def test_relay_publishes_from_the_embedded_sqlite_database(tmp_path, probe
         assert all(h["event-type"] == "probe.thing.happened" for _, h in records)
     finally:
         await db.dispose()
+
+
+class RefusingKey:
+    """Producers that cannot deliver one key (its partition has no leader) until ``heal()``."""
+
+    def __init__(self, bootstrap: str, key: bytes) -> None:
+        self.bootstrap, self.key, self.healed = bootstrap, key, False
+
+    def heal(self) -> None:
+        self.healed = True
+
+    async def __call__(self) -> AIOKafkaProducer:
+        producer = await start_producer(self.bootstrap, client_id="refusing-key")
+        original = producer.send_and_wait
+
+        async def send_and_wait(topic, value, key=None, **kwargs):  # type: ignore[no-untyped-def]
+            if key == self.key and not self.healed:
+                raise KafkaTimeoutError("partition leader unavailable")
+            return await original(topic, value, key=key, **kwargs)
+
+        producer.send_and_wait = send_and_wait  # type: ignore[method-assign]
+        return producer
+
+
+async def test_a_key_that_cannot_be_delivered_does_not_stall_the_others(bus_db: Database, probe: Probe) -> None:
+    await write_events(bus_db, probe.run, range(60), key_of=lambda s: "stuck")
+    await write_events(bus_db, probe.run, range(60, 63), key_of=lambda s: "fine")
+    refusing = RefusingKey(probe.bootstrap, b"stuck")
+    relay = OutboxRelay(db=bus_db, producer_factory=refusing, service="test", batch_size=50, rows_per_key=20)
+    for _ in range(3):
+        await relay.run_once()
+    fine = await read_topic(probe.bootstrap, PROBE_TOPIC, run=probe.run, expected=3)
+    assert [e["payload"]["seq"] for e, _ in fine] == [60, 61, 62]
+    assert await pending(bus_db) == 60
+
+    refusing.heal()
+    await asyncio.sleep(2)  # the stuck key's own backoff
+    await drain(relay, bus_db)
+    await relay.close()
+    records = await read_topic(probe.bootstrap, PROBE_TOPIC, run=probe.run, expected=63)
+    assert [e["payload"]["seq"] for e, _ in records if e["customer_id"] == "stuck"] == list(range(60))

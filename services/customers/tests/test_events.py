@@ -247,3 +247,48 @@ async def test_one_customers_events_arrive_in_the_order_they_happened(client: ht
     assert [r.type for r in mine] == expected
     assert [r.envelope["payload"].get("name") for r in mine[3:6]] == ["A", "B", "C"]
     assert TOPIC == "customers.events"
+
+
+async def test_snapshots_merges_and_erasures_carry_the_customers_rising_revision(
+        client: httpx.AsyncClient, event_log: EventLog) -> None:
+    """Replicas order one customer's news by this count, which no producer's clock can skew."""
+    rid = request_id()
+    survivor = (await client.post("/customers", json=person(), headers=traced(MANAGER, rid))).json()
+    assert survivor["revision"] == 1
+    registered = only(await published(event_log, rid=rid, event_type="customers.customer.registered"))
+    assert registered.envelope["payload"]["revision"] == 1
+
+    rid = request_id()
+    renamed = await client.patch(f"/customers/{survivor['id']}", json={"name": "Renamed"}, headers=traced(MANAGER, rid))
+    assert renamed.json()["revision"] == 2
+    updated = only(await published(event_log, rid=rid, event_type="customers.customer.updated"))
+    assert updated.envelope["payload"]["revision"] == 2
+    unchanged = await client.patch(f"/customers/{survivor['id']}", json={"name": "Renamed"}, headers=MANAGER)
+    assert unchanged.json()["revision"] == 2  # nothing changed, nothing counted
+
+    rid = request_id()
+    await client.put(f"/customers/{survivor['id']}/consents", headers=traced(SUPPORT, rid), json={
+        "consents": [{"channel": "email", "granted": True, "source": "form"}], "preferred_channel": "email"})
+    preferred = only(await published(event_log, rid=rid, event_type="customers.customer.updated"))
+    assert preferred.envelope["payload"]["revision"] == 3
+    managed = await client.put(f"/customers/{survivor['id']}/manager", json={"employee_id": unique("emp-")},
+                               headers=MANAGER)
+    assert managed.status_code == 200
+    assert (await client.get(f"/customers/{survivor['id']}", headers=MANAGER)).json()["revision"] == 4
+
+    duplicate = await register(client)
+    rid = request_id()
+    merged = await client.post(f"/customers/{survivor['id']}/merge", json={"duplicate_id": duplicate["id"]},
+                               headers=traced(MANAGER, rid))
+    assert merged.json()["revision"] == 5
+    merged_event = only(await published(event_log, rid=rid, event_type="customers.customer.merged"))
+    assert merged_event.envelope["payload"]["revision"] == 2  # the duplicate's own count
+    survivor_event = only(await published(event_log, rid=rid, event_type="customers.customer.updated"))
+    assert survivor_event.envelope["payload"]["revision"] == 5
+
+    rid = request_id()
+    erased = await client.post(f"/customers/{survivor['id']}/erase", headers=traced(SUPPORT, rid))
+    assert erased.json()["revision"] == 6
+    events = await published(event_log, rid=rid, event_type="customers.customer.erased", count=2)
+    assert {e.key: e.envelope["payload"]["revision"] for e in events} == {survivor["id"]: 6, duplicate["id"]: 3}
+    assert (await client.get(f"/customers/{duplicate['id']}", headers=MANAGER)).json()["revision"] == 3

@@ -101,3 +101,24 @@ def test_settings_fail_fast_without_a_way_to_authenticate_to_customers() -> None
                               jwt_jwks_url="https://idp.example/jwks", customers_token="from-the-idp",
                               customers_url="https://customers.internal/")
     assert settings.customers_url == "https://customers.internal"
+
+
+async def test_a_validation_answer_about_the_id_means_no_such_customer() -> None:
+    """The customers service refuses ids it could never have issued (e.g. longer than 36) with a 422."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"type": "/problems/validation", "status": 422, "errors": [
+            {"loc": ["path", "customer_id"], "msg": "String should have at most 36 characters",
+             "type": "string_too_long"}]})
+
+    assert await directory(httpx.MockTransport(handler)).lookup("a" * 37) is None
+
+
+@pytest.mark.parametrize("response", [
+    httpx.Response(422, json={"status": 422, "errors": [{"loc": ["header", "authorization"], "msg": "x",
+                                                         "type": "missing"}]}),
+    httpx.Response(422, json={"status": 422}),
+    httpx.Response(422, text="Unprocessable"),
+])
+async def test_any_other_validation_answer_is_unavailable(response: httpx.Response) -> None:
+    with pytest.raises(DependencyUnavailable):
+        await directory(httpx.MockTransport(lambda _: response)).lookup("c-1")

@@ -14,6 +14,7 @@ from services.orders.tests.conftest import (
     MANAGER,
     SERVICE,
     SUPPORT,
+    TIERS,
     EventLog,
     FakeDirectory,
     assert_problem,
@@ -24,7 +25,9 @@ from services.orders.tests.conftest import (
     pay,
     place,
     put_program,
+    unique,
 )
+from shared.testing.apps import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -376,3 +379,44 @@ async def test_listing_filters_and_pages_through_orders(client: httpx.AsyncClien
     assert (await client.get("/orders", params={"customer_id": customer, "placed_from": "2000-01-01T00:00:00+07:00",
                                                 "placed_to": "2000-01-02T00:00:00+07:00"},
                              headers=ANALYST)).json()["items"] == []
+
+
+async def test_a_long_token_subject_is_recorded_in_full(client: httpx.AsyncClient, directory: FakeDirectory) -> None:
+    """The identity provider decides how long a subject is (auth accepts up to 200 characters)."""
+    who = bearer("manager", subject="m" * 200)
+    admin = bearer("admin", subject="a" * 200)
+    customer = directory.add()
+    created = await client.post("/products", headers=who, json={
+        "sku": unique("LONG-"), "name": "Kertas", "category": "paper", "unit_price": "100.00", "unit_cost": "1.00"})
+    assert created.status_code == 201, created.text
+    product = created.json()
+    repriced = await client.patch(f"/products/{product['id']}", json={"unit_price": "120.00"}, headers=who)
+    assert repriced.status_code == 200, repriced.text
+    prices = (await client.get(f"/products/{product['id']}/prices", headers=ANALYST)).json()
+    assert {p["recorded_by"] for p in prices} == {"m" * 200}
+
+    order = await place(client, customer, (product, 2), headers=who)
+    assert order["placed_by"] == "m" * 200
+    await pay(client, order["id"])
+    returned = await client.post(f"/orders/{order['id']}/returns", json={}, headers=who)
+    assert returned.status_code == 201, returned.text
+    assert returned.json()["created_by"] == "m" * 200
+    program = await client.put("/loyalty/program", json={"tiers": TIERS}, headers=admin)
+    assert program.status_code == 200, program.text
+    assert program.json()["created_by"] == "a" * 200
+
+
+async def test_customer_ids_are_at_most_36_characters_like_the_customers_service_takes(
+        client: httpx.AsyncClient, directory: FakeDirectory) -> None:
+    product = await create_product(client)
+    too_long = "a" * 37
+    directory.add(too_long)  # even if someone claimed it existed, it cannot be a customers id
+    body = assert_problem(await client.post("/orders", json=order_body(too_long, (product, 1)), headers=MANAGER), 422)
+    assert body["errors"][0]["loc"][-1] == "customer_id"
+    assert too_long not in directory.calls
+    for path in (f"/customers/{too_long}/orders", f"/loyalty/customers/{too_long}",
+                 f"/loyalty/customers/{too_long}/ledger"):
+        assert_problem(await client.get(path, headers=ANALYST), 422)
+    assert_problem(await client.get("/orders", params={"customer_id": too_long}, headers=ANALYST), 422)
+    longest = directory.add("b" * 36)
+    assert (await place(client, longest, (product, 1)))["customer_id"] == longest

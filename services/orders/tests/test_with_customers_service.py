@@ -22,6 +22,8 @@ from fastapi import FastAPI
 from services.customers.app import create_app as create_customers_app
 from services.customers.config import CustomersSettings
 from services.orders.app import create_app
+from services.orders.config import OrdersSettings
+from services.orders.customers_client import HttpCustomerDirectory
 from services.orders.models import CustomerReplica
 from services.orders.tests.conftest import (
     ANALYST,
@@ -274,3 +276,19 @@ async def test_http_fallback_refuses_when_the_customers_service_rejects_or_stall
             assert time.monotonic() - started < 2.5
     finally:
         server.close()
+
+
+async def test_http_fallback_reads_the_revision_and_takes_an_id_customers_refuses_as_unknown(
+        customers_db: str, topics: str) -> None:
+    customers_app = create_customers_app(CustomersSettings(database_url=customers_db, kafka_bootstrap=topics,
+                                                           bus_enabled=False))
+    async with app_client(customers_app) as customers:
+        customer = await register(customers)
+        renamed = await customers.patch(f"/customers/{customer}", json={"name": "Toko Baru"}, headers=MANAGER)
+        assert renamed.status_code == 200 and renamed.json()["revision"] == 2
+        directory = HttpCustomerDirectory(OrdersSettings(customers_url="http://customers"),
+                                          transport=httpx.ASGITransport(app=customers_app))
+        facts = await directory.lookup(customer)
+        assert facts is not None and (facts.name, facts.revision) == ("Toko Baru", 2)
+        assert await directory.lookup("a" * 37) is None  # customers answers 422: it could never be an id
+        assert await directory.lookup(str(uuid.uuid4())) is None

@@ -12,7 +12,13 @@ CustomerStatus = Literal["active", "merged", "erased"]
 
 
 class CustomerSnapshot(EventContract):
-    """What other services may keep of a customer (their replica)."""
+    """What other services may keep of a customer (their replica).
+
+    ``revision`` counts the changes of the customer's record (1 at registration, one more for every
+    snapshot, merge or erasure published, counted under the record's lock): a replica keeps the
+    highest revision it saw, which does not depend on the clocks of the producing replicas.
+    Optional: events written before it existed have none (order those by ``occurred_at``).
+    """
 
     customer_id: str
     kind: Literal["person", "company"]
@@ -23,6 +29,7 @@ class CustomerSnapshot(EventContract):
     preferred_channel: Channel | None
     tags: list[str]
     created_at: UtcDatetime
+    revision: int | None = None
 
 
 @contract("customers.customer.registered", 1)
@@ -43,6 +50,7 @@ class CustomerMergedV1(EventContract):
     survivor_id: str
     merged_id: str
     merged_at: UtcDatetime
+    revision: int | None = None  # the merged customer's revision (see CustomerSnapshot)
 
 
 @contract("customers.customer.erased", 1)
@@ -51,6 +59,7 @@ class CustomerErasedV1(EventContract):
 
     customer_id: str
     erased_at: UtcDatetime
+    revision: int | None = None  # the erased customer's revision (see CustomerSnapshot)
 
 
 @contract("customers.consent.changed", 1)

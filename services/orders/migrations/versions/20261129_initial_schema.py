@@ -31,6 +31,7 @@ def upgrade() -> None:
     sa.Column('merged_into_id', sa.String(length=64), nullable=True),
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('state_at', UTCDateTime(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=True),
     sa.Column('updated_at', UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_customer_replica'))
     )
@@ -70,7 +71,7 @@ def upgrade() -> None:
     sa.Column('window_months', sa.Integer(), nullable=True),
     sa.Column('downgrade', sa.String(length=16), nullable=False),
     sa.Column('tiers', sa.JSON(), nullable=False),
-    sa.Column('created_by', sa.String(length=120), nullable=False),
+    sa.Column('created_by', sa.Text(), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('version', name=op.f('pk_loyalty_program'))
     )
@@ -85,7 +86,7 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('search_text', sa.Text(), server_default='', nullable=False),
     sa.Column('price_effective_at', UTCDateTime(), nullable=False),
-    sa.Column('created_by', sa.String(length=120), nullable=False),
+    sa.Column('created_by', sa.Text(), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.Column('updated_at', UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_product')),
@@ -116,7 +117,7 @@ def upgrade() -> None:
     sa.Column('payment_method', sa.String(length=32), nullable=True),
     sa.Column('payment_reference', sa.String(length=120), nullable=True),
     sa.Column('cancel_reason', sa.Text(), nullable=True),
-    sa.Column('placed_by', sa.String(length=120), nullable=False),
+    sa.Column('placed_by', sa.Text(), nullable=False),
     sa.Column('placed_at', UTCDateTime(), nullable=False),
     sa.Column('paid_at', UTCDateTime(), nullable=True),
     sa.Column('fulfilled_at', UTCDateTime(), nullable=True),
@@ -166,7 +167,7 @@ def upgrade() -> None:
     sa.Column('discount', Money(), nullable=False),
     sa.Column('net', Money(), nullable=False),
     sa.Column('cost', Money(), nullable=False),
-    sa.Column('created_by', sa.String(length=120), nullable=False),
+    sa.Column('created_by', sa.Text(), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['order_id'], ['sales_order.id'], name=op.f('fk_order_return_order_id_sales_order')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_order_return'))
@@ -181,7 +182,7 @@ def upgrade() -> None:
     sa.Column('unit_cost', Money(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('effective_at', UTCDateTime(), nullable=False),
-    sa.Column('recorded_by', sa.String(length=120), nullable=False),
+    sa.Column('recorded_by', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_product_price_product_id_product')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_product_price'))
     )
