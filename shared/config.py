@@ -18,7 +18,7 @@ from pydantic_settings import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LOCAL_JWT_SECRET = "pelanggan-local-development-secret-do-not-use-in-production"
+LOCAL_JWT_SECRET = "pelanggan-local-development-secret-do-not-use-in-production-0000000"
 
 # Settings every service must agree on may be given once as PELANGGAN_<NAME>; a service's own
 # prefix (CUSTOMERS_<NAME>) still wins. Per-service settings (database, port) are never shared.

@@ -29,7 +29,7 @@ async def test_a_local_token_authenticates_with_its_roles() -> None:
 
 
 @pytest.mark.parametrize("make", [
-    lambda: issue_token(secret="another-secret", subject="x", roles=["admin"]),
+    lambda: issue_token(secret="another-secret-" * 4, subject="x", roles=["admin"]),
     lambda: issue_token(secret=LOCAL_JWT_SECRET, subject="x", roles=["admin"], ttl=timedelta(seconds=-5)),
     lambda: jwt.encode({"roles": ["admin"], "exp": datetime.now(UTC) + timedelta(hours=1)}, LOCAL_JWT_SECRET),
     lambda: jwt.encode({"sub": "x", "roles": "admin", "exp": datetime.now(UTC) + timedelta(hours=1)},
