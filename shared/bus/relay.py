@@ -63,10 +63,6 @@ class TickResult:
     failed_keys: set[str] = field(default_factory=set)
     published_keys: set[str] = field(default_factory=set)
 
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
 
 class OutboxRelay:
     def __init__(
