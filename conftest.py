@@ -14,7 +14,7 @@ from shared.testing.infra import PostgresServer, drop_all, kafka_for_tests, post
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    with kafka_for_tests() as (bootstrap, _owned):
+    with kafka_for_tests() as bootstrap:
         yield bootstrap
 
 

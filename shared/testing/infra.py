@@ -76,22 +76,22 @@ def docker_answers() -> bool:
 
 
 @contextmanager
-def kafka_for_tests() -> Iterator[tuple[str, LocalKafka | None]]:
-    """Yields (bootstrap, the LocalKafka when the tests own it, else None)."""
+def kafka_for_tests() -> Iterator[str]:
+    """Yields the bootstrap address of the broker the tests use."""
     given = os.environ.get("PELANGGAN_TEST_KAFKA_BOOTSTRAP")
     if given:
-        yield given, None
+        yield given
         return
     if docker_answers():
         from testcontainers.kafka import KafkaContainer
 
         with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as container:
-            yield container.get_bootstrap_server(), None
+            yield container.get_bootstrap_server()
         return
     broker = _private_broker("session")
     broker.start()
     try:
-        yield broker.bootstrap, broker
+        yield broker.bootstrap
     finally:
         broker.stop()
         shutil.rmtree(broker.home, ignore_errors=True)
