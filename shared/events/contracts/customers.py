@@ -74,11 +74,15 @@ class ConsentChangedV1(EventContract):
 
 @contract("customers.manager.assigned", 1)
 class ManagerAssignedV1(EventContract):
+    """``revision`` (optional) is the customer's revision after the assignment (see CustomerSnapshot):
+    replicas that keep the manager order assignments and snapshots by it."""
+
     customer_id: str
     employee_id: str
     previous_employee_id: str | None
     assigned_by: str
     assigned_at: UtcDatetime
+    revision: int | None = None
 
 
 @contract("customers.interaction.logged", 1)
@@ -111,6 +115,18 @@ class ConsultationCompletedV1(EventContract):
     completed_at: UtcDatetime
 
 
+@contract("customers.consultation.cancelled", 1)
+class ConsultationCancelledV1(EventContract):
+    """A scheduled consultation will not take place (the customer was erased, the order that caused it
+    was cancelled, or staff cancelled it). ``reason`` is a code, never free text."""
+
+    consultation_id: str
+    customer_id: str
+    employee_id: str
+    reason: Literal["customer_erased", "order_cancelled", "staff"]
+    cancelled_at: UtcDatetime
+
+
 @contract("customers.announcement.dispatched", 1)
 class AnnouncementDispatchedV1(EventContract):
     announcement_id: str
@@ -118,5 +134,21 @@ class AnnouncementDispatchedV1(EventContract):
     segments: list[str] | None
     channels: list[Channel]
     audience_size: int
+    deliveries_by_channel: dict[str, int]
+    dispatched_at: UtcDatetime
+
+
+@contract("customers.announcement.dispatched", 2)
+class AnnouncementDispatchedV2(EventContract):
+    """Version 2: ``audience_size`` counts every targeted customer (v1 counted only the deliveries
+    sent); ``sent + failed == audience_size``; ``deliveries_by_channel`` counts the sent ones."""
+
+    announcement_id: str
+    title: str
+    segments: list[str] | None
+    channels: list[Channel]
+    audience_size: int
+    sent: int
+    failed: int
     deliveries_by_channel: dict[str, int]
     dispatched_at: UtcDatetime
