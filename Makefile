@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 # The Kafka broker's jars, from Maven Central through infra/kafka/pom.xml (pinned versions).
 .local/kafka/libs/.complete: infra/kafka/pom.xml $(STAMP)
-	$(PY) -c "from pelanggan.infra.kafka import LocalKafka; LocalKafka().ensure_jars()"
+	$(PY) -c "from shared.infra.kafka import LocalKafka; LocalKafka().ensure_jars()"
 	@touch $@
 
 run: install

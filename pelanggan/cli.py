@@ -17,10 +17,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pelanggan.infra import REPO_ROOT, InfraError
-from pelanggan.infra.kafka import LocalKafka
-from pelanggan.infra.postgres import LocalPostgres
 from pelanggan.services import built_services
+from shared.infra import REPO_ROOT, InfraError
+from shared.infra.kafka import LocalKafka
+from shared.infra.postgres import LocalPostgres
 
 app = typer.Typer(help="Pelanggan CRM: local system and operations.", no_args_is_help=True)
 kafka_app = typer.Typer(help="The local single-node Kafka broker (127.0.0.1:9092).", no_args_is_help=True)
