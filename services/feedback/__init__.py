@@ -1,0 +1,1 @@
+"""The feedback service: cases answered against SLAs in working time, and service-quality standards."""
