@@ -94,10 +94,12 @@ async def _references(session: AsyncSession, data: CaseCreate) -> tuple[Customer
                                                                          ProductReplica | None]:
     customer = await session.get(CustomerReplica, data.customer_id, with_for_update=SHARE)
     order = await session.get(OrderReplica, data.order_id) if data.order_id else None
-    product = await session.get(ProductReplica, data.product_id) if data.product_id else None
+    # With an order, the order's lines say which products it holds; a product alone is looked up.
+    alone = data.product_id if data.product_id and not data.order_id else None
+    product = await session.get(ProductReplica, alone) if alone else None
     missing = Missing(customer_id=data.customer_id if customer is None else None,
                       order_id=data.order_id if data.order_id and order is None else None,
-                      product_id=data.product_id if data.product_id and product is None else None)
+                      product_id=alone if alone and product is None else None)
     if missing != Missing():
         raise ReplicaMiss(missing)
     assert customer is not None
