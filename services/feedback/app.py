@@ -43,7 +43,8 @@ def create_app(settings: FeedbackSettings | None = None, *, owner_directory: Own
     detector = BreachDetector(runtime.db, instance=instance_name(settings.service_name),
                               max_sleep_seconds=settings.breach_check_max_seconds,
                               batch_size=settings.breach_batch_size)
-    runtime.add_background("sla-breach-detector", detector.run_forever)
+    if settings.breach_detector_enabled:
+        runtime.add_background("sla-breach-detector", detector.run_forever)
     _wake_on_new_deadlines(runtime, detector)
     app = create_service_app(
         runtime=runtime, title="Pelanggan feedback",

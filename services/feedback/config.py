@@ -31,6 +31,8 @@ class FeedbackSettings(ServiceSettings):
         default=30.0, gt=0, le=3600,
         description="longest sleep of the breach detector: it wakes at the next deadline, or after this long to "
                     "see deadlines set by other replicas")
+    breach_detector_enabled: bool = Field(default=True, description="run the breach detector in this process "
+                                                                    "(any number of replicas may)")
     breach_batch_size: int = Field(default=100, ge=1, le=10_000, description="cases the breach detector marks "
                                                                              "per transaction")
 
