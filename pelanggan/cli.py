@@ -257,6 +257,17 @@ def dlq_replay(
 # ----- contracts and docs -----------------------------------------------------------------------
 
 
+@app.command("openapi")
+def openapi(
+    out: Annotated[Path, typer.Option(help="folder for one document per service")] = REPO_ROOT / "docs" / "openapi",
+) -> None:
+    """Write each built service's OpenAPI document (what front-end teams generate clients from)."""
+    from pelanggan.contracts import write_openapi_documents
+
+    for path in write_openapi_documents(out):
+        console.print(f"wrote {path}")
+
+
 @app.command("settings-doc")
 def settings_doc(
     write: Annotated[bool, typer.Option("--write", help="rewrite README's configuration table")] = False,
