@@ -46,6 +46,12 @@ class Period:
     def first_day(self) -> date:
         return date(self.year, self.month, 1)
 
+    @property
+    def last_day(self) -> date:
+        if self.month == 12:
+            return date(self.year, 12, 31)
+        return date(self.year, self.month + 1, 1) - timedelta(days=1)
+
     def starts_at(self, zone: ZoneInfo) -> datetime:
         """The instant (UTC) the month begins on the company's wall clock."""
         return day_starts_at(self.first_day, zone)
