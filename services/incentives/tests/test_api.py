@@ -307,7 +307,8 @@ async def test_awards_with_idempotency_and_the_recognition_wall(client: httpx.As
     assert first.status_code == 201, first.text
     replay = await client.post("/awards", json=body, headers={**MANAGER, "Idempotency-Key": "award-1"})
     assert (replay.status_code, replay.json()["id"]) == (201, first.json()["id"])
-    other = await client.post("/awards", json={**body, "citation": "x"}, headers={**MANAGER, "Idempotency-Key": "award-1"})
+    other = await client.post("/awards", json={**body, "citation": "x"},
+                              headers={**MANAGER, "Idempotency-Key": "award-1"})
     assert_problem(other, 422)
     assert first.json()["gift_name"] == "Philips air fryer" and first.json()["amount"] == "1800000.00"
 
