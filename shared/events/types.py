@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 # What lax parsing would misread on input: a number (or numeric text) taken as a Unix time, and
 # floats, exponents ("1e3"), NaN or padded text taken as a decimal.
 _NUMERIC_TEXT = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
-_PLAIN_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def _not_a_number(value: Any) -> Any:

@@ -94,7 +94,8 @@ QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
 # ----- instants ---------------------------------------------------------------------------------
 
 # ISO-8601 date and time to at least the minute, then the offset (Z or ±hh:mm) checked below.
-_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})?")
+_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+                      r"([Zz]|[+-][0-9]{2}:[0-9]{2})?")
 
 
 def _instant(value: Any) -> datetime:
@@ -128,8 +129,9 @@ def decimal_input(*, decimals: int = 2, integer_digits: int = 18, signed: bool =
     ``signed`` allows a leading ``-`` (never ``+``). JSON numbers, exponents, ``NaN``, ``Infinity``
     and whitespace are refused, so what the client wrote is exactly the value stored.
     """
-    fraction = rf"(\.\d{{1,{decimals}}})?" if decimals > 0 else ""
-    pattern = rf"^{'-?' if signed else ''}\d{{1,{integer_digits}}}{fraction}$"
+    # [0-9], not \d: \d (and Decimal()) also take other scripts' digits, such as "١٢٣".
+    fraction = rf"(\.[0-9]{{1,{decimals}}})?" if decimals > 0 else ""
+    pattern = rf"^{'-?' if signed else ''}[0-9]{{1,{integer_digits}}}{fraction}$"
     compiled = re.compile(pattern)
     shape = (f"a decimal string with at most {integer_digits} digits before the point and {decimals} after it"
              if decimals else f"a string of at most {integer_digits} digits")
