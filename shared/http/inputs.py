@@ -62,16 +62,33 @@ def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+def _unstorable(value: Any, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """What makes ``value`` unfit to store (too deep, or holding NUL), in one iterative walk; None if nothing."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "text may not contain the NUL character (U+0000)"
+        elif isinstance(item, dict | list | tuple):
+            if depth + 1 > limit:
+                return f"the JSON nests deeper than {limit} levels"
+            if isinstance(item, dict):
+                pending.extend((key, depth + 1) for key in item)
+                pending.extend((child, depth + 1) for child in item.values())
+            else:
+                pending.extend((child, depth + 1) for child in item)
+    return None
+
+
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
     def _bounded_and_storable(cls, data: Any) -> Any:
-        if json_depth_exceeds(data):
-            raise ValueError(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")
-        if holds_nul(data):
-            raise ValueError("text may not contain the NUL character (U+0000)")
+        if problem := _unstorable(data):
+            raise ValueError(problem)
         return data
 
 
