@@ -7,12 +7,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+
+# What the published schemas (OpenAPI, AsyncAPI) promise: a plain decimal string, never a number
+# and never exponent notation.
+DECIMAL_STRING_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 
 # What lax parsing would misread on input: a number (or numeric text) taken as a Unix time, and
 # floats, exponents ("1e3"), NaN or padded text taken as a decimal.
 _NUMERIC_TEXT = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
-_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_PLAIN_DECIMAL = re.compile(DECIMAL_STRING_PATTERN)
 
 
 def _not_a_number(value: Any) -> Any:
@@ -50,5 +54,6 @@ def _finite(value: Decimal) -> Decimal:
 DecimalString = Annotated[
     Decimal, BeforeValidator(_exact_decimal), AfterValidator(_finite),
     PlainSerializer(_decimal_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_STRING_PATTERN, "examples": ["1250.50"]}),
 ]
 UtcDatetime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_to_utc)]

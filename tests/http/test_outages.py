@@ -24,8 +24,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from pelanggan.infra.postgres import LocalPostgres
 from shared.db.outages import is_database_outage
+from shared.infra.postgres import LocalPostgres
 from shared.observability.logging import JsonFormatter
 from shared.testing.apps import free_port, served
 from tests.http.conftest import MANAGER, person, service_app
