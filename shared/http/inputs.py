@@ -15,6 +15,7 @@ lives in the field types below. Every request model uses them instead of bare ``
   (``true``/``false`` only);
 - :data:`Instant` for instants, in bodies and query strings: an ISO-8601 string with an offset,
   returned in UTC;
+- :data:`Day` for calendar dates: ``YYYY-MM-DD`` only;
 - :data:`MoneyInput` / :data:`SignedMoneyInput` for amounts, and :func:`decimal_input` for other
   exact decimals: a plain decimal string such as ``"1250.50"``, never a JSON number.
 """
@@ -22,7 +23,7 @@ lives in the field types below. Every request model uses them instead of bare ``
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -137,6 +138,26 @@ Instant = Annotated[datetime, BeforeValidator(_instant)]
 """An instant: an ISO-8601 string with an offset (never a Unix time), returned as an aware UTC datetime."""
 
 
+# ----- dates ------------------------------------------------------------------------------------
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):  # built in Python
+        return value
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD, e.g. 2026-01-31")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"no such date: {value}") from exc
+
+
+Day = Annotated[date, BeforeValidator(_day), WithJsonSchema({"type": "string", "format": "date"})]
+"""A calendar date (a holiday, a hire date): ``YYYY-MM-DD``, never a number or a date and time."""
+
+
 # ----- exact decimals -----------------------------------------------------------------------------
 
 def decimal_input(*, decimals: int = 2, integer_digits: int = 18, signed: bool = False,
@@ -173,5 +194,5 @@ SignedMoneyInput = decimal_input(signed=True)
 """An amount that may be negative (an adjustment, a correction): ``"-1250.50"``."""
 
 
-__all__ = ["MAX_JSON_DEPTH", "Input", "Instant", "MoneyInput", "QueryBool", "SignedMoneyInput", "StrictBool",
+__all__ = ["MAX_JSON_DEPTH", "Day", "Input", "Instant", "MoneyInput", "QueryBool", "SignedMoneyInput", "StrictBool",
            "decimal_input", "holds_nul", "json_depth_exceeds"]

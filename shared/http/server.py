@@ -25,6 +25,7 @@ import h11
 import uvicorn
 from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.supervisors import Multiprocess
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("factory", help="the app factory, e.g. services.customers.app:create_app")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes sharing the port (PostgreSQL only: SQLite stays single-process)")
     args = parser.parse_args(argv)
-    uvicorn.Server(server_config(args.factory, host=args.host, port=args.port, factory=True)).run()
+    config = server_config(args.factory, host=args.host, port=args.port, factory=True, workers=args.workers)
+    if config.workers > 1:
+        # uvicorn's supervisor: one listening socket, N worker processes each running this config.
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":
