@@ -90,7 +90,7 @@ def build_asyncapi() -> dict[str, Any]:
         for topic, channel in channels.items()
     }
     return {
-        "asyncapi": "3.0.0",
+        "asyncapi": "3.1.0",
         "info": {"title": "Pelanggan domain events", "version": "1.0.0",
                  "description": "Every event is one JSON envelope (EventEnvelope) whose `payload` is the versioned "
                                 f"contract named by `type` and `version`. {PARTITIONING} Money is a decimal "
