@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
@@ -39,7 +39,6 @@ from services.feedback.schemas import (
     CustomerRef,
     EmployeeId,
     ForeignId,
-    Instant,
     LocalId,
     RatingCreate,
     ResolutionResult,
@@ -72,7 +71,9 @@ from shared.events.contracts.feedback import CaseKind, CasePriority, CaseStatus,
 from shared.http import idempotency
 from shared.http.app import DbDep
 from shared.http.auth import Principal, require_roles
-from shared.http.errors import PROBLEM_JSON, DependencyUnavailable, Unprocessable
+from shared.http.errors import DependencyUnavailable, Unprocessable
+from shared.http.inputs import Instant, QueryBool
+from shared.http.openapi import problems
 from shared.http.pagination import PageParams, page_params
 
 router = APIRouter()
@@ -102,15 +103,6 @@ def directory_of(request: Request) -> OwnerDirectory:
 
 SettingsDep = Annotated[FeedbackSettings, Depends(settings_of)]
 DirectoryDep = Annotated[OwnerDirectory, Depends(directory_of)]
-
-
-def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {401: "No or invalid bearer token", 403: "The token's roles do not allow this",
-                    404: "Not found", 409: "Conflict with the current state (names the status and the allowed "
-                                          "commands)", 410: "Gone (customer erased)", 422: "Invalid request",
-                    503: "An owning service could not confirm a reference, or the database is unavailable"}
-    return {code: {"description": descriptions[code], "content": {PROBLEM_JSON: {}}}
-            for code in (401, 403, *codes)}
 
 
 # ----- cases ------------------------------------------------------------------------------------
@@ -342,10 +334,9 @@ category_routes = APIRouter(tags=["categories"])
 
 @category_routes.get("/categories", response_model=list[CategoryPublic], summary="The category tree, by path")
 async def list_categories(db: DbDep, _: Reader,
-                          include_retired: Annotated[Literal["true", "false"], Query()] = "false",
-                          ) -> list[CategoryPublic]:
+                          include_retired: Annotated[QueryBool, Query()] = False) -> list[CategoryPublic]:
     async with db.transaction() as session:
-        rows = await categories.list_all(session, include_retired=include_retired == "true")
+        rows = await categories.list_all(session, include_retired=include_retired)
     return [CategoryPublic.model_validate(categories.public(r)) for r in rows]
 
 
@@ -487,7 +478,9 @@ async def get_version(standard_id: StandardId, version: VersionNo, db: DbDep, _:
 
 
 @standard_routes.post("/standards/{standard_id}/acknowledgements", response_model=AcknowledgementPublic,
-                      responses={201: {"description": "Acknowledged"}, **problems(404, 409, 422)},
+                      status_code=status.HTTP_201_CREATED,
+                      responses={200: {"description": "Already acknowledged: the first record"},
+                                 **problems(404, 409, 422)},
                       summary="Record that an employee read and accepted the version in force (once per version)")
 async def acknowledge(standard_id: StandardId, db: DbDep, who: Employee, response: Response,
                       body: AcknowledgementCreate | None = None) -> AcknowledgementPublic:

@@ -1,30 +1,18 @@
 """Request and response models of the feedback API (Create / Update / Public / Page per entity).
 
-Inputs are strict: instants are ISO-8601 strings with an offset (no Unix numbers), booleans are
-JSON booleans, integers are JSON integers, money is a plain decimal string with at most two
-decimals (no exponent, no number). Ids sent on to other services are letters, digits and a few
+Inputs use the shared strict types (``shared.http.inputs``): instants are ISO-8601 strings with an
+offset, booleans JSON booleans, integers JSON integers, money a plain decimal string with at most
+two decimals, dates ``YYYY-MM-DD``. Ids sent on to other services are letters, digits and a few
 separators.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StringConstraints,
-    WithJsonSchema,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared.events.contracts.feedback import (
     CaseChannel,
@@ -38,7 +26,7 @@ from shared.events.contracts.feedback import (
 )
 from shared.events.contracts.incentives import EmployeeRole
 from shared.events.types import DecimalString
-from shared.http.inputs import Input
+from shared.http.inputs import Day, Input, Instant, MoneyInput, StrictBool
 from shared.http.pagination import Page
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
@@ -56,44 +44,6 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Segment = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64)]
 Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")]
 StrictPositive = Annotated[int, Field(strict=True, ge=1)]
-
-_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:?\d{2})$")
-_MONEY = r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,2})?$"
-
-
-def _iso_instant(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not _ISO_INSTANT.match(value):
-        raise ValueError("an instant is an ISO-8601 string with an offset, e.g. 2026-11-23T09:00:00+07:00")
-    return value
-
-
-def _aware_utc(value: datetime) -> datetime:
-    from datetime import UTC
-
-    if value.tzinfo is None:
-        raise ValueError("a time zone offset is required")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError("the instant is out of range") from exc
-
-
-Instant = Annotated[datetime, BeforeValidator(_iso_instant), AfterValidator(_aware_utc),
-                    WithJsonSchema({"type": "string", "format": "date-time",
-                                    "examples": ["2026-11-23T09:00:00+07:00"]})]
-
-
-def _money(value: Any) -> Any:
-    if not isinstance(value, str) or not re.match(_MONEY, value):
-        raise ValueError("money is a plain decimal string with at most two decimals, e.g. \"150000.00\"")
-    return Decimal(value)
-
-
-MoneyInput = Annotated[Decimal, BeforeValidator(_money),
-                       WithJsonSchema({"type": "string", "pattern": _MONEY, "examples": ["150000.00"]})]
-
 
 # ----- cases ----------------------------------------------------------------------------------
 
@@ -372,15 +322,8 @@ class WindowIn(Input):
 
 
 class HolidayIn(Input):
-    date: date
+    date: Day
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = None
-
-    @field_validator("date", mode="before")
-    @classmethod
-    def _iso_date(cls, value: Any) -> Any:
-        if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}$", value):
-            raise ValueError("a date is YYYY-MM-DD")
-        return value
 
 
 class CalendarUpdate(Input):
