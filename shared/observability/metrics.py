@@ -13,6 +13,9 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route", "status"],
 )
 OUTBOX_BACKLOG = Gauge("pelanggan_outbox_backlog", "Outbox rows not yet published", ["service"])
+OUTBOX_OLDEST_PENDING = Gauge(
+    "pelanggan_outbox_oldest_pending_seconds", "Age of the oldest outbox row not yet published", ["service"]
+)
 OUTBOX_PUBLISHED = Counter("pelanggan_outbox_published_total", "Outbox rows published", ["service"])
 OUTBOX_FAILURES = Counter("pelanggan_outbox_publish_failures_total", "Failed relay ticks", ["service"])
 CONSUMER_LAG = Gauge(

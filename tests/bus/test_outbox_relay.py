@@ -119,7 +119,7 @@ async def test_a_row_committed_after_a_later_id_was_published_is_still_published
 
 
 class FailingOnce:
-    """A producer factory whose first producer fails its first send, as a broker hiccup would."""
+    """A producer factory whose first producer refuses its first record, as a broker hiccup would."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
@@ -128,15 +128,15 @@ class FailingOnce:
     async def __call__(self) -> AIOKafkaProducer:
         producer = await start_producer(self.bootstrap, client_id="failing-once")
         if not self.failed:
-            original = producer.send_and_wait
+            original = producer.send
 
-            async def send_and_wait(*args, **kwargs):  # type: ignore[no-untyped-def]
+            async def send(*args, **kwargs):  # type: ignore[no-untyped-def]
                 if not self.failed:
                     self.failed = True
                     raise KafkaConnectionError("injected failure")
                 return await original(*args, **kwargs)
 
-            producer.send_and_wait = send_and_wait  # type: ignore[method-assign]
+            producer.send = send  # type: ignore[method-assign]
         return producer
 
 
@@ -175,6 +175,12 @@ async def test_relay_publishes_from_the_embedded_sqlite_database(tmp_path, probe
         await db.dispose()
 
 
+def failed_delivery(error: Exception) -> asyncio.Future[object]:
+    delivery = asyncio.get_running_loop().create_future()
+    delivery.set_exception(error)
+    return delivery
+
+
 class RefusingKey:
     """Producers that cannot deliver one key (its partition has no leader) until ``heal()``."""
 
@@ -186,14 +192,14 @@ class RefusingKey:
 
     async def __call__(self) -> AIOKafkaProducer:
         producer = await start_producer(self.bootstrap, client_id="refusing-key")
-        original = producer.send_and_wait
+        original = producer.send
 
-        async def send_and_wait(topic, value, key=None, **kwargs):  # type: ignore[no-untyped-def]
+        async def send(topic, value, key=None, **kwargs):  # type: ignore[no-untyped-def]
             if key == self.key and not self.healed:
-                raise KafkaTimeoutError("partition leader unavailable")
+                return failed_delivery(KafkaTimeoutError("partition leader unavailable"))
             return await original(topic, value, key=key, **kwargs)
 
-        producer.send_and_wait = send_and_wait  # type: ignore[method-assign]
+        producer.send = send  # type: ignore[method-assign]
         return producer
 
 
