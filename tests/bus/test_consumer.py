@@ -185,7 +185,7 @@ async def test_a_poison_event_is_dead_lettered_after_the_retries_and_the_next_ev
 
     # Fixed handler + replay: the dead letter is handled, exactly once.
     handler.fail = lambda seq, call: False
-    assert await replay_dead_letters(probe.bootstrap, letters) == 1
+    assert len(await replay_dead_letters(probe.bootstrap, letters, actor="tester")) == 1
     async with running(make_runner(bus_db, handler, probe.bootstrap, group=runner.group_id)):
         await wait_for(lambda: handler.calls.get(2) == 4)
         await asyncio.sleep(0.5)
