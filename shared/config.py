@@ -64,6 +64,13 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.5
     consumer_max_records: int = 100
+    relay_max_idle_seconds: float = 10.0  # the idle poll grows to this; a commit in this process wakes the relay
+    consumer_stall_seconds: float = 120.0  # lag and no progress for this long: the consumer is rebuilt
+    outbox_retention_hours: float | None = 168.0  # published rows kept 7 days; None keeps them
+    # None keeps inbox rows: one must outlive its topic's retention (topics are kept for rebuilds).
+    inbox_retention_days: float | None = None
+    retention_interval_seconds: float = 3600.0
+    retention_batch_size: int = 5000
 
     @classmethod
     def settings_customise_sources(

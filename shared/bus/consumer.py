@@ -17,7 +17,7 @@ For each record, in partition order:
    ``{tp: offset + 1}``, and on partition revocation. A failed commit (after a rebalance) means
    redelivery, which the inbox absorbs. Attempts are counted per partition owner: a partition
    handed to another consumer starts its count afresh.
-5. Every ``probe_seconds`` the consumer asks the broker for the log end of its partitions: the
+5. Every ``probe_seconds``, beside the loop, the consumer asks the broker for the log end of its partitions: the
    lag is measured, not inferred from the last fetch, an unreachable broker is reported as such,
    and a consumer with lag on partitions it is not deliberately holding back but no progress for
    ``stall_seconds`` is rebuilt (aiokafka#1154: alive, no error, no progress).
@@ -187,7 +187,7 @@ class ConsumerRunner:
         self._lag: dict[TopicPartition, int] = {}
         self._lag_known = False
         self._broker_ok: bool | None = None  # None: not asked yet
-        self._probed_at = 0.0
+        self._stall: str | None = None  # set by the probe; the loop then rebuilds the consumer
         self._restart_reason: str | None = None
         self._alive = False
         self.last_progress_at = time.monotonic()
@@ -292,7 +292,7 @@ class ConsumerRunner:
         consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
         self.running = True
         self._broker_ok = None
-        self._probed_at = time.monotonic()  # first probe after one interval: the group needs a moment to join
+        self._stall = None
         self.last_progress_at = time.monotonic()
 
     async def _close_clients(self) -> None:
@@ -318,12 +318,29 @@ class ConsumerRunner:
     async def _poll_loop(self) -> None:
         assert self._consumer is not None
         consumer = self._consumer
+        # The probe runs beside the loop: ``getmany`` waits as long as a rebalance lasts, which
+        # is forever while the broker is away, and the state must tell the truth meanwhile.
+        watchdog = asyncio.create_task(self._watch(consumer), name=f"consumer-watch-{self.group_id}")
+        try:
+            while True:
+                self._resume_due(consumer)
+                batch = await consumer.getmany(timeout_ms=self._poll_timeout_ms(), max_records=self.max_records)
+                for tp, records in batch.items():
+                    await self._settle_partition(consumer, tp, records)
+                if self._stall is not None:
+                    raise _Stalled(self._stall)
+                self._refresh_state()
+        finally:
+            watchdog.cancel()
+            await asyncio.wait([watchdog])
+
+    async def _watch(self, consumer: AIOKafkaConsumer) -> None:
         while True:
-            self._resume_due(consumer)
-            batch = await consumer.getmany(timeout_ms=self._poll_timeout_ms(), max_records=self.max_records)
-            for tp, records in batch.items():
-                await self._settle_partition(consumer, tp, records)
-            await self._probe(consumer)
+            await asyncio.sleep(self.probe_seconds)
+            try:
+                await self._probe(consumer)
+            except Exception:  # a bug in the probe must not end it silently
+                log.exception("consumer probe failed", extra={"group": self.group_id})
             self._refresh_state()
 
     def _poll_timeout_ms(self) -> int:
@@ -486,11 +503,7 @@ class ConsumerRunner:
                 self._uncommitted.pop(tp, None)
 
     async def _probe(self, consumer: AIOKafkaConsumer) -> None:
-        """Every ``probe_seconds``: the log end from the broker, the lag, and the stall check."""
-        now = time.monotonic()
-        if now - self._probed_at < self.probe_seconds:
-            return
-        self._probed_at = now
+        """The log end from the broker, the lag, and the stall check (the loop acts on ``_stall``)."""
         assigned = list(consumer.assignment())
         try:
             if assigned:
@@ -517,11 +530,12 @@ class ConsumerRunner:
         self._lag = lag
         self._lag_known = True
         # Partitions held back for a retry are waiting on purpose; lag elsewhere must move.
+        now = time.monotonic()
         waiting = sum(n for tp, n in lag.items() if tp not in self._retries)
         if not waiting:
             self.last_progress_at = now  # caught up: no progress is due
         elif now - self.last_progress_at > self.stall_seconds:
-            raise _Stalled(f"lag {waiting} with no progress for {self.stall_seconds}s")
+            self._stall = f"lag {waiting} with no progress for {self.stall_seconds}s"
 
 
 def decode_headers(headers: Any) -> dict[str, str]:
