@@ -167,7 +167,11 @@ async def test_relay_publishes_from_the_embedded_sqlite_database(tmp_path, probe
             await conn.run_sync(shared_metadata.create_all)
         await write_events(db, probe.run, range(5), key_of=lambda s: "k")
         relay = OutboxRelay(db=db, producer_factory=producer_factory(probe.bootstrap), service="test")
+        backlog = await relay.backlog()
+        assert backlog.pending == 5 and backlog.oldest_created_at and backlog.oldest_created_at.tzinfo is not None
+        assert await relay.has_pending()
         await drain(relay, db)
+        assert (await relay.backlog()).pending == 0 and not await relay.has_pending()
         await relay.close()
         records = await read_topic(probe.bootstrap, PROBE_TOPIC, run=probe.run, expected=5)
         assert [e["payload"]["seq"] for e, _ in records] == list(range(5))
