@@ -20,12 +20,12 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pelanggan.infra.kafka import LocalKafka
 from shared.bus.handlers import HandlerRegistry
 from shared.bus.outbox import add_event
 from shared.bus.tables import OutboxMessage
 from shared.config import ServiceSettings
 from shared.events.envelope import EventEnvelope
+from shared.infra.kafka import LocalKafka
 from shared.runtime import ServiceRuntime
 from shared.testing.apps import free_port
 from tests.bus.conftest import PROBE_TOPIC, Probe, ProbeHappenedV1, probe_effect
