@@ -324,7 +324,8 @@ async def test_commits_during_a_broker_outage_do_not_cut_the_relays_backoff_shor
     # Each wake-up used to build a producer and try again (199 attempts on one row in 53 s).
     assert ticks < commits / 3, f"{ticks} relay ticks for {commits} commits while the broker was down"
     async with bus_db.session() as session:
-        assert await session.scalar(select(func.max(OutboxMessage.attempts))) == ticks
+        # One failed attempt recorded per tick at most (the last tick may have been cut short by the cancel).
+        assert 1 <= await session.scalar(select(func.max(OutboxMessage.attempts))) <= ticks
     assert await pending(bus_db) == commits
 
 
