@@ -21,7 +21,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from services.orders import service
 from services.orders.app import create_app
 from services.orders.handlers import customer_erased, customer_merged, customer_snapshot
 from services.orders.models import CustomerReplica, LoyaltyAccount, LoyaltyEntry
@@ -40,6 +39,7 @@ from services.orders.tests.conftest import (
     put_program,
     settings_for,
 )
+from services.orders.use_cases import loyalty as loyalty_cases
 from shared.bus.tables import OutboxMessage
 from shared.events.envelope import EventEnvelope
 from shared.testing.apps import app_client
@@ -278,8 +278,8 @@ async def test_an_order_placed_while_the_program_changes_is_priced_with_the_new_
     v2[1]["discount_percent"] = "8"
 
     async with orders_app.state.runtime.db.transaction() as session:
-        await service.put_program(session, data=ProgramUpdate.model_validate({"tiers": v2}), actor="adm-1",
-                                  currency="IDR")
+        await loyalty_cases.put_program(session, data=ProgramUpdate.model_validate({"tiers": v2}), actor="adm-1",
+                                        currency="IDR")
         placing = asyncio.create_task(client.post("/orders", json=order_body(customer, (product, 1)),
                                                   headers=MANAGER))
         await asyncio.sleep(HELD)
