@@ -214,7 +214,7 @@ async def schedule_consultation(customer_id: CustomerId, body: ConsultationCreat
 async def list_consultations(
     db: DbDep, _: Staff, page: Paging,
     employee_id: Annotated[str | None, Query(max_length=64)] = None,
-    consultation_status: Annotated[Literal["scheduled", "completed"] | None, Query(alias="status")] = None,
+    consultation_status: Annotated[Literal["scheduled", "completed", "cancelled"] | None, Query(alias="status")] = None,
     due_before: Annotated[UtcDatetime | None, Query()] = None,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> ConsultationsPage:

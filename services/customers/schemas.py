@@ -228,11 +228,13 @@ class ConsultationPublic(BaseModel):
     topic: str
     product_id: str | None
     due_at: datetime
-    status: Literal["scheduled", "completed"]
+    status: Literal["scheduled", "completed", "cancelled"]
     outcome: str | None
     created_by: str
     created_at: datetime
     completed_at: datetime | None
+    cancelled_at: datetime | None = None
+    cancel_reason: Literal["customer_erased", "order_cancelled", "staff"] | None = None
 
 
 ConsultationsPage = Page[ConsultationPublic]

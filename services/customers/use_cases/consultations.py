@@ -1,8 +1,9 @@
-"""Follow-up consultations: scheduled for a customer, a manager's agenda, completed with an outcome."""
+"""Follow-up consultations: scheduled for a customer, a manager's agenda, completed with an outcome or cancelled."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +62,9 @@ async def complete_consultation(session: AsyncSession, *, consultation_id: str, 
     consultation = await session.get(Consultation, consultation_id, with_for_update=True)
     if consultation is None:
         raise NotFound(f"no consultation {consultation_id}", consultation_id=consultation_id)
+    if consultation.status == "cancelled":
+        raise Conflict("the consultation was cancelled", consultation_id=consultation_id,
+                       cancel_reason=consultation.cancel_reason)
     if consultation.status == "completed":
         if consultation.outcome == outcome:
             return consultation  # a retried completion
@@ -74,3 +78,22 @@ async def complete_consultation(session: AsyncSession, *, consultation_id: str, 
         consultation_id=consultation.id, customer_id=consultation.customer_id, employee_id=consultation.employee_id,
         outcome=outcome, completed_at=now), aggregate_id=consultation.id, customer_id=consultation.customer_id)
     return consultation
+
+
+async def cancel_scheduled(session: AsyncSession, *, customer_ids: list[str],
+                           reason: Literal["customer_erased", "order_cancelled", "staff"],
+                           now: datetime) -> list[Consultation]:
+    """Cancel the customers' consultations that are still scheduled, each with its event; the caller
+    holds the customers' row locks (nothing new is scheduled meanwhile)."""
+    cancelled = list((await session.execute(
+        select(Consultation).where(Consultation.customer_id.in_(customer_ids), Consultation.status == "scheduled")
+        .order_by(Consultation.id).with_for_update())).scalars())
+    for consultation in cancelled:
+        consultation.status, consultation.cancelled_at, consultation.cancel_reason = "cancelled", now, reason
+        add_event(session, events.ConsultationCancelledV1(
+            consultation_id=consultation.id, customer_id=consultation.customer_id,
+            employee_id=consultation.employee_id, reason=reason, cancelled_at=now),
+            aggregate_id=consultation.id, customer_id=consultation.customer_id)
+    session.add_all(cancelled)
+    await session.flush()
+    return cancelled

@@ -1,4 +1,22 @@
-"""Erasing a customer's personal data on request (the right to erasure)."""
+"""Erasing a customer's personal data on request (the right to erasure).
+
+What is personal goes, what the business must keep stays. Every text column of this service is
+listed here with its fate:
+
+- customer: name (replaced by ``ERASED_NAME``), e-mails, phones, tax id, address, notes, source,
+  preferred channel and the search text are cleared; kind, segment, first contact channel, manager,
+  status, dates and revision stay (statistics, and the replicas' ordering);
+- customer_identifier rows are deleted (the identifiers are free for someone else);
+- customer_tag rows are deleted (a tag is free text: "wife of the owner" is a tag too);
+- interaction: summary becomes ``REDACTED``, outcome is cleared; channel, direction, employee and
+  dates stay;
+- consultation: topic becomes ``REDACTED``, outcome is cleared; scheduled ones are cancelled
+  (``customers.consultation.cancelled``, reason ``customer_erased``);
+- consent_change: source becomes ``REDACTED`` (it is free text); channel, granted, who recorded it
+  and when stay, as the proof of what the customer allowed;
+- announcement_delivery: detail (the gateway's free text, which may echo the address) is cleared;
+- consent, manager_assignment, announcement: nothing personal (codes, ids, staff, company news).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +25,16 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.customers.models import Consultation, Customer, CustomerIdentifier, Interaction
+from services.customers.models import (
+    AnnouncementDelivery,
+    ConsentChange,
+    Consultation,
+    Customer,
+    CustomerIdentifier,
+    CustomerTag,
+    Interaction,
+)
+from services.customers.use_cases.consultations import cancel_scheduled
 from services.customers.use_cases.customers import get_customer, next_revision
 from shared.bus.outbox import add_event
 from shared.db.types import utcnow
@@ -15,6 +42,7 @@ from shared.events.contracts import customers as events
 from shared.http.errors import Conflict
 
 ERASED_NAME = "Erased customer"
+REDACTED = "[erased]"
 
 
 async def erase_customer(session: AsyncSession, *, customer_id: str) -> Customer:
@@ -46,12 +74,11 @@ async def erase_customer(session: AsyncSession, *, customer_id: str) -> Customer
             _anonymise(merged, now)
         next_revision(merged)  # each gets an erased event below
         session.add(merged)
-    await session.execute(delete(CustomerIdentifier).where(CustomerIdentifier.customer_id == customer.id))
-    await session.execute(update(Interaction).where(Interaction.customer_id == customer.id)
-                          .values(summary="[erased]"))
-    await session.execute(update(Consultation).where(Consultation.customer_id == customer.id)
-                          .values(outcome=None))
-    # Consent history stays: it is the proof of what the customer allowed, and holds no personal data.
+    # Merges moved the duplicates' rows to the survivor already; naming their ids too costs nothing
+    # and leaves nothing behind if a row ever stayed with a duplicate.
+    ids = [customer.id, *(merged.id for merged in retired)]
+    await cancel_scheduled(session, customer_ids=ids, reason="customer_erased", now=now)
+    await _redact_records(session, ids)
     session.add(customer)
     await session.flush()
     add_event(session, events.CustomerErasedV1(customer_id=customer.id, erased_at=now, revision=customer.revision),
@@ -70,3 +97,17 @@ def _anonymise(customer: Customer, now: datetime) -> None:
     customer.preferred_channel = None
     customer.search_text = ""
     customer.erased_at = customer.updated_at = now
+
+
+async def _redact_records(session: AsyncSession, customer_ids: list[str]) -> None:
+    """Free text that hangs off the customers (see the module docstring for every column's fate)."""
+    await session.execute(delete(CustomerIdentifier).where(CustomerIdentifier.customer_id.in_(customer_ids)))
+    await session.execute(delete(CustomerTag).where(CustomerTag.customer_id.in_(customer_ids)))
+    await session.execute(update(Interaction).where(Interaction.customer_id.in_(customer_ids))
+                          .values(summary=REDACTED, outcome=None))
+    await session.execute(update(Consultation).where(Consultation.customer_id.in_(customer_ids))
+                          .values(topic=REDACTED, outcome=None))
+    await session.execute(update(ConsentChange).where(ConsentChange.customer_id.in_(customer_ids))
+                          .values(source=REDACTED))
+    await session.execute(update(AnnouncementDelivery).where(AnnouncementDelivery.customer_id.in_(customer_ids))
+                          .values(detail=None))
