@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders.use_cases import customers as customer_cases
+from services.orders.use_cases import erasure
 from services.orders.use_cases import loyalty as loyalty_cases
 from shared.bus.handlers import HandlerRegistry
 from shared.events.contracts import customers as customer_events
@@ -43,5 +44,5 @@ async def customer_merged(session: AsyncSession, envelope: EventEnvelope) -> Non
 @handlers.on("customers.customer.erased", 1)
 async def customer_erased(session: AsyncSession, envelope: EventEnvelope) -> None:
     event = customer_events.CustomerErasedV1.model_validate(envelope.payload)
-    await customer_cases.apply_customer_state(session, customer_id=event.customer_id, status="erased",
-                                              state_at=event.erased_at, source="event", revision=event.revision)
+    await erasure.erase_customer(session, customer_id=event.customer_id, erased_at=event.erased_at,
+                                 revision=event.revision)
