@@ -1,4 +1,5 @@
-"""Events the orders service consumes: the customers replica (registered, updated, merged, erased).
+"""Events the orders service consumes: the customers replica (registered, updated, manager assigned,
+merged, erased).
 
 The consumer runner records each event id in the inbox in the same transaction, so a handler
 only applies the effect. Events of one customer arrive in order (they share a partition key),
@@ -30,6 +31,14 @@ async def customer_snapshot(session: AsyncSession, envelope: EventEnvelope) -> N
         session, customer_id=event.customer_id, status=event.status, state_at=envelope.occurred_at,
         source="event", kind=event.kind, name=event.name, segment=event.segment, manager_id=event.manager_id,
         revision=event.revision)
+
+
+@handlers.on("customers.manager.assigned", 1)
+async def manager_assigned(session: AsyncSession, envelope: EventEnvelope) -> None:
+    event = customer_events.ManagerAssignedV1.model_validate(envelope.payload)
+    await customer_cases.apply_manager_assignment(session, customer_id=event.customer_id,
+                                                  manager_id=event.employee_id, state_at=event.assigned_at,
+                                                  revision=event.revision)
 
 
 @handlers.on("customers.customer.merged", 1)

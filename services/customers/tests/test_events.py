@@ -146,6 +146,9 @@ async def test_assigning_a_manager_publishes_manager_assigned(client: httpx.Asyn
     payload = event.envelope["payload"]
     assert (payload["employee_id"], payload["previous_employee_id"], payload["assigned_by"]) == (
         second, first, "mgr-1")
+    # The customer's revision after the assignment: replicas order it against the snapshots.
+    assert payload["revision"] == 3
+    assert (await client.get(f"/customers/{customer['id']}", headers=MANAGER)).json()["revision"] == 3
 
 
 async def test_interactions_and_consultations_publish_keyed_by_the_customer(

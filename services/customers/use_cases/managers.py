@@ -35,6 +35,7 @@ async def assign_manager(session: AsyncSession, *, customer_id: str, employee_id
     session.add(customer)
     await session.flush()
     add_event(session, events.ManagerAssignedV1(customer_id=customer.id, employee_id=employee_id,
-                                                previous_employee_id=previous, assigned_by=actor, assigned_at=now),
+                                                previous_employee_id=previous, assigned_by=actor, assigned_at=now,
+                                                revision=customer.revision),
               aggregate_id=customer.id, customer_id=customer.id)
     return customer

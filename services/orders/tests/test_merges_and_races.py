@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from services.orders.app import create_app
-from services.orders.handlers import customer_erased, customer_merged, customer_snapshot
+from services.orders.handlers import customer_erased, customer_merged, customer_snapshot, manager_assigned
 from services.orders.models import CustomerReplica, LoyaltyAccount, LoyaltyEntry
 from services.orders.schemas import ProgramUpdate
 from services.orders.tests.conftest import (
@@ -68,14 +68,23 @@ def erased_event(customer_id: str, at: datetime | None = None) -> EventEnvelope:
                     {"customer_id": customer_id, "erased_at": at.isoformat()}, at)
 
 
-def snapshot_event(customer_id: str, name: str, at: datetime, revision: int | None) -> EventEnvelope:
+def snapshot_event(customer_id: str, name: str, at: datetime, revision: int | None,
+                   manager_id: str | None = None) -> EventEnvelope:
     payload: dict[str, Any] = {
         "customer_id": customer_id, "kind": "company", "name": name, "segment": "wholesale", "status": "active",
-        "manager_id": None, "preferred_channel": None, "tags": [], "created_at": at.isoformat(),
+        "manager_id": manager_id, "preferred_channel": None, "tags": [], "created_at": at.isoformat(),
         "changed_fields": ["name"]}
     if revision is not None:
         payload["revision"] = revision
     return envelope("customers.customer.updated", customer_id, payload, at)
+
+
+def manager_event(customer_id: str, employee_id: str, at: datetime, revision: int | None) -> EventEnvelope:
+    payload: dict[str, Any] = {"customer_id": customer_id, "employee_id": employee_id, "previous_employee_id": None,
+                               "assigned_by": "mgr-1", "assigned_at": at.isoformat()}
+    if revision is not None:
+        payload["revision"] = revision
+    return envelope("customers.manager.assigned", customer_id, payload, at)
 
 
 @pytest.fixture
@@ -322,3 +331,45 @@ async def test_the_replica_orders_snapshots_by_revision_not_by_clock(
     async with orders_app.state.runtime.db.transaction() as session:
         row = await session.get(CustomerReplica, other)
         assert row is not None and (row.name, row.revision) == ("newer", None)
+
+
+async def test_manager_assignments_reach_the_replica_in_the_same_revision_order_as_snapshots(
+        app: tuple[FastAPI, httpx.AsyncClient, FakeDirectory]) -> None:
+    orders_app, _client, _directory = app
+
+    async def manager_of(customer_id: str) -> tuple[str | None, int | None]:
+        async with orders_app.state.runtime.db.transaction() as session:
+            row = await session.get(CustomerReplica, customer_id)
+            assert row is not None
+            return row.manager_id, row.revision
+
+    customer = str(uuid.uuid4())
+    t0 = datetime.now(UTC)
+    registered = snapshot_event(customer, "PT Sinar", t0, revision=1)
+    await deliver(orders_app, customer_snapshot, registered)
+    await deliver(orders_app, manager_assigned, manager_event(customer, "emp-2", t0 + timedelta(seconds=1), 2))
+    assert await manager_of(customer) == ("emp-2", 2)
+    await deliver(orders_app, customer_snapshot, registered)  # replayed late: older than the assignment
+    assert await manager_of(customer) == ("emp-2", 2)
+    # Clocks of the customers replicas disagree; the revision decides.
+    await deliver(orders_app, manager_assigned, manager_event(customer, "emp-4", t0 - timedelta(minutes=1), 4))
+    await deliver(orders_app, manager_assigned, manager_event(customer, "emp-3", t0 + timedelta(minutes=1), 3))
+    assert await manager_of(customer) == ("emp-4", 4)
+    await deliver(orders_app, customer_snapshot, snapshot_event(customer, "PT Sinar", t0, 5, manager_id="emp-5"))
+    assert await manager_of(customer) == ("emp-5", 5)
+
+    # Without revisions (an older producer) the instant decides, as for snapshots.
+    other = str(uuid.uuid4())
+    await deliver(orders_app, customer_snapshot, snapshot_event(other, "CV Jaya", t0, None))
+    await deliver(orders_app, manager_assigned, manager_event(other, "emp-new", t0 + timedelta(seconds=2), None))
+    await deliver(orders_app, manager_assigned, manager_event(other, "emp-old", t0 + timedelta(seconds=1), None))
+    assert await manager_of(other) == ("emp-new", None)
+
+    # Merged and erased are final; a customer never heard of is left to the event that introduces it.
+    await deliver(orders_app, customer_merged, merged_event(other, customer, t0 + timedelta(seconds=3)))
+    await deliver(orders_app, manager_assigned, manager_event(other, "emp-late", t0 + timedelta(seconds=4), None))
+    assert await manager_of(other) == ("emp-new", None)
+    stranger = str(uuid.uuid4())
+    await deliver(orders_app, manager_assigned, manager_event(stranger, "emp-1", t0, 2))
+    async with orders_app.state.runtime.db.transaction() as session:
+        assert await session.get(CustomerReplica, stranger) is None

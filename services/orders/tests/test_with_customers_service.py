@@ -139,6 +139,31 @@ async def test_customers_events_feed_the_replica_and_refusals_follow_them(
     assert change[0].payload["tier"] == "silver"
 
 
+async def test_every_manager_assignment_reaches_the_replica(
+        both: tuple[httpx.AsyncClient, httpx.AsyncClient, FastAPI]) -> None:
+    customers, _orders, orders_app = both
+    team = [f"emp-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    wanted: dict[str, str] = {}
+    for n in range(20):
+        customer = await register(customers)
+        for employee in team[: 1 + n % 3]:  # some are reassigned once or twice
+            response = await customers.put(f"/customers/{customer}/manager", json={"employee_id": employee},
+                                           headers=MANAGER)
+            assert response.status_code == 200, response.text
+        wanted[customer] = team[n % 3]
+    deadline = time.monotonic() + 30
+    while True:
+        rows = {cid: await replica_row(orders_app, cid) for cid in wanted}
+        held = {cid: row.manager_id if row else None for cid, row in rows.items()}
+        if held == wanted:
+            break
+        if time.monotonic() > deadline:
+            wrong = {cid: (held[cid], manager) for cid, manager in wanted.items() if held[cid] != manager}
+            raise AssertionError(f"{len(wrong)} of {len(wanted)} replicas hold the wrong manager: {wrong}")
+        await asyncio.sleep(0.2)
+    assert all(row is not None and row.revision == 1 + 1 + n % 3 for n, row in enumerate(rows.values()))
+
+
 async def test_an_erasure_arriving_from_customers_leaves_no_personal_data_in_orders(
         both: tuple[httpx.AsyncClient, httpx.AsyncClient, FastAPI], customers_db: str, module_database_url: str,
         event_log: EventLog) -> None:

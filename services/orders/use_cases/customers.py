@@ -77,6 +77,28 @@ async def apply_customer_state(session: AsyncSession, *, customer_id: str, statu
     return row
 
 
+async def apply_manager_assignment(session: AsyncSession, *, customer_id: str, manager_id: str,
+                                   state_at: datetime, revision: int | None) -> CustomerReplica | None:
+    """A customer's new permanent manager, ordered against the snapshots exactly as they are ordered
+    among themselves (by revision, else by instant): a late assignment never undoes a newer state.
+
+    Merged and erased customers keep what they had (those states are final). A customer the
+    replica has never heard of is left to the snapshot or HTTP answer that introduces it, which
+    names the manager in force then.
+    """
+    row = await session.get(CustomerReplica, customer_id, with_for_update=True, populate_existing=True)
+    if row is None or row.status != "active" or _is_older(row, state_at=state_at, revision=revision):
+        return row
+    row.manager_id, row.source = manager_id, "event"
+    row.state_at = max(row.state_at, state_at)
+    if revision is not None:
+        row.revision = max(row.revision or 0, revision)
+    row.updated_at = utcnow()
+    session.add(row)
+    await session.flush()
+    return row
+
+
 async def record_customer_facts(session: AsyncSession, *, facts: CustomerFacts) -> CustomerReplica:
     """Keep what the customers service answered over HTTP, so the next order needs no call."""
     return await apply_customer_state(
