@@ -210,6 +210,41 @@ async def test_an_erasure_replayed_before_the_merge_still_records_whom_the_dupli
     assert [e.amount for e in await entries_of(orders_app, survivor)] == [D("1000.00")]
 
 
+@pytest.mark.parametrize("arrival", ["as made", "reversed"])
+async def test_the_survivors_order_history_holds_every_order_of_its_merge_chain(
+        app: tuple[FastAPI, httpx.AsyncClient, FakeDirectory], arrival: str) -> None:
+    orders_app, client, directory = app
+    product = await create_product(client)
+    a, b, c, unrelated = directory.add(), directory.add(), directory.add(), directory.add()
+    placed = {who: [(await place(client, who, (product, 1)))["id"] for _ in range(count)]
+              for who, count in ((a, 2), (b, 1), (c, 1), (unrelated, 1))}
+    await pay(client, placed[a][0])
+    t0 = datetime.now(UTC)
+    a_into_b, b_into_c = merged_event(a, b, t0), merged_event(b, c, t0 + timedelta(seconds=1))
+    for event in ([a_into_b, b_into_c] if arrival == "as made" else [b_into_c, a_into_b]):
+        await deliver(orders_app, customer_merged, event)
+
+    async def history(path: str, **params: Any) -> list[tuple[str, str]]:
+        seen: list[tuple[str, str]] = []
+        cursor = None
+        while True:
+            query = {**params, **({"cursor": cursor} if cursor else {})}
+            response = await client.get(path, params=query, headers=ANALYST)
+            assert response.status_code == 200, response.text
+            seen += [(o["id"], o["customer_id"]) for o in response.json()["items"]]
+            cursor = response.json()["next_cursor"]
+            if not cursor:
+                return seen
+
+    newest_first = [(oid, who) for who in (c, b, a) for oid in reversed(placed[who])]  # placed a, a, b, c in turn
+    assert await history(f"/customers/{c}/orders") == newest_first  # each order keeps whom it was placed for
+    assert await history("/orders", customer_id=c, limit=1) == newest_first
+    assert await history(f"/customers/{b}/orders") == newest_first[1:]
+    assert await history(f"/customers/{a}/orders") == newest_first[2:]
+    assert await history(f"/customers/{c}/orders", status="paid") == [(placed[a][0], a)]
+    assert await history(f"/customers/{unrelated}/orders") == [(placed[unrelated][0], unrelated)]
+
+
 # ----- payments and orders racing a merge (finding 2) -----------------------------------------------
 
 async def test_a_payment_racing_the_merge_accrues_to_the_survivor(

@@ -122,7 +122,8 @@ async def test_customers_events_feed_the_replica_and_refusals_follow_them(
     survivor, duplicate = await register(customers), await register(customers)
     await wait_replica(orders_app, survivor)
     await wait_replica(orders_app, duplicate)
-    await pay(orders, (await place(orders, duplicate, (product, 1)))["id"])  # the duplicate reaches silver
+    bought = await place(orders, duplicate, (product, 1))
+    await pay(orders, bought["id"])  # the duplicate reaches silver
     assert (await loyalty_of(orders, duplicate))["tier"]["name"] == "silver"
     merged = await customers.post(f"/customers/{survivor}/merge", json={"duplicate_id": duplicate}, headers=MANAGER)
     assert merged.status_code == 200, merged.text
@@ -134,7 +135,12 @@ async def test_customers_events_feed_the_replica_and_refusals_follow_them(
     # The duplicate's purchases now count for the survivor, whose next order gets the discount.
     status = await loyalty_of(orders, survivor)
     assert (status["lifetime_spend"], status["tier"]["name"]) == ("1000.00", "silver")
-    assert (await place(orders, survivor, (product, 1)))["discount"] == "50.00"
+    later = await place(orders, survivor, (product, 1))
+    assert later["discount"] == "50.00"
+    # The survivor's history is whole: the duplicate's order is listed under it, placed for the duplicate.
+    for path, params in ((f"/customers/{survivor}/orders", {}), ("/orders", {"customer_id": survivor})):
+        listed = (await orders.get(path, params=params, headers=ANALYST)).json()["items"]
+        assert [(o["id"], o["customer_id"]) for o in listed] == [(later["id"], survivor), (bought["id"], duplicate)]
     change = await event_log.wait_type("orders.loyalty.tier_changed", customer_id=survivor, reason="merge")
     assert change[0].payload["tier"] == "silver"
 

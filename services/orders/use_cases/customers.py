@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders.customers_client import CustomerFacts
@@ -121,6 +122,23 @@ async def orderable_customer(session: AsyncSession, *, customer_id: str) -> Cust
     if row.status == "erased":
         raise CustomerErased(customer_id)
     return row
+
+
+async def merged_into(session: AsyncSession, *, customer_id: str) -> list[str]:
+    """The customer and every customer merged into it, directly or along a chain of merges.
+
+    Found from the replica's ``merged_into_id`` links, which hold whatever order the merges
+    arrived in (and through erasures): the survivor's history is whole as soon as each merge
+    has arrived, with no order row rewritten.
+    """
+    found, frontier = [customer_id], [customer_id]
+    while frontier:
+        merged = (await session.execute(
+            select(CustomerReplica.customer_id).where(CustomerReplica.merged_into_id.in_(frontier))
+            .order_by(CustomerReplica.customer_id))).scalars().all()
+        frontier = [c for c in merged if c not in found]  # a cycle (customers never makes one) ends here
+        found += frontier
+    return found
 
 
 async def loyalty_owner(session: AsyncSession, customer_id: str) -> str:

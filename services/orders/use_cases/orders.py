@@ -22,7 +22,7 @@ from services.orders.schemas import (
     OrderPublic,
     PaymentCreate,
 )
-from services.orders.use_cases.customers import orderable_customer
+from services.orders.use_cases.customers import merged_into, orderable_customer
 from services.orders.use_cases.loyalty import accrue, lock_account, program_in_force, reevaluate, reverse
 from shared.bus.outbox import add_event
 from shared.db.types import utcnow
@@ -224,12 +224,16 @@ async def list_orders(session: AsyncSession, *, page: PageParams, customer_id: s
                       sales_employee_id: str | None = None, status: str | None = None,
                       channel: str | None = None, placed_from: datetime | None = None,
                       placed_to: datetime | None = None) -> tuple[list[Order], str | None]:
-    """Newest first; the cursor is the (placed_at, id) of the last order returned."""
+    """Newest first; the cursor is the (placed_at, id) of the last order returned.
+
+    A customer's orders include those of the customers merged into it: each order keeps the id it
+    was placed for (its events are keyed by it), and the survivor's history is whole.
+    """
     if placed_from and placed_to and placed_from >= placed_to:
         raise Unprocessable("placed_from must be before placed_to", field="placed_from")
     query = select(Order)
     if customer_id:
-        query = query.where(Order.customer_id == customer_id)
+        query = query.where(Order.customer_id.in_(await merged_into(session, customer_id=customer_id)))
     if sales_employee_id:
         query = query.where(Order.sales_employee_id == sales_employee_id)
     if status:
