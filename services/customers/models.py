@@ -151,7 +151,9 @@ class Announcement(Table, table=True):
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     segments: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     channels: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
-    audience_size: int = 0
+    audience_size: int = 0  # every customer targeted: sent + failed
+    sent: int = 0
+    failed: int = 0
     created_by: str = Field(sa_column=_actor())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc(index=True))
 

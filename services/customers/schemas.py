@@ -261,8 +261,12 @@ class AnnouncementPublic(BaseModel):
     body: str
     segments: list[str] | None
     channels: list[str]
-    audience_size: int
-    deliveries_by_channel: dict[str, int] = Field(default_factory=dict)
+    audience_size: int = Field(description="every customer targeted (consenting, in the segments): sent + failed")
+    # Defaults only for answers stored for idempotent retries before these fields existed.
+    sent: int = Field(default=0, description="deliveries that reached the customer on some channel")
+    failed: int = Field(default=0, description="customers no consented channel could reach (see the deliveries' "
+                                               "detail)")
+    deliveries_by_channel: dict[str, int] = Field(default_factory=dict, description="the sent ones, by channel")
     created_by: str
     created_at: datetime
 

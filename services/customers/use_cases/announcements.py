@@ -32,6 +32,7 @@ async def create_announcement(session: AsyncSession, *, data: AnnouncementCreate
     audience = list((await session.execute(query.order_by(Customer.id))).scalars())
     consents = await consents_of(session, [c.id for c in audience]) if audience else {}
     by_channel: Counter[str] = Counter()
+    failed = 0
     for customer in audience:
         candidates = channel_order(allowed=data.channels, consents=consents[customer.id],
                                    preferred=customer.preferred_channel)
@@ -58,13 +59,16 @@ async def create_announcement(session: AsyncSession, *, data: AnnouncementCreate
             session.add(AnnouncementDelivery(announcement_id=announcement.id, customer_id=customer.id,
                                              channel=candidates[0], status="failed",
                                              detail=_clip("; ".join(failures))))
-    announcement.audience_size = sum(by_channel.values())
+            failed += 1
+    # Everyone targeted counts in the audience, whether the delivery was sent or failed.
+    announcement.sent, announcement.failed = sum(by_channel.values()), failed
+    announcement.audience_size = announcement.sent + announcement.failed
     session.add(announcement)
     await session.flush()
-    add_event(session, events.AnnouncementDispatchedV1(
+    add_event(session, events.AnnouncementDispatchedV2(
         announcement_id=announcement.id, title=announcement.title, segments=announcement.segments,
-        channels=list(announcement.channels), audience_size=announcement.audience_size,
-        deliveries_by_channel=dict(by_channel), dispatched_at=announcement.created_at),
+        channels=list(announcement.channels), audience_size=announcement.audience_size, sent=announcement.sent,
+        failed=announcement.failed, deliveries_by_channel=dict(by_channel), dispatched_at=announcement.created_at),
         aggregate_id=announcement.id)
     return announcement, dict(by_channel)
 
