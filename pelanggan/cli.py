@@ -17,10 +17,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pelanggan.infra import REPO_ROOT, InfraError
-from pelanggan.infra.kafka import LocalKafka
-from pelanggan.infra.postgres import LocalPostgres
 from pelanggan.services import built_services
+from shared.infra import REPO_ROOT, InfraError
+from shared.infra.kafka import LocalKafka
+from shared.infra.postgres import LocalPostgres
 
 app = typer.Typer(help="Pelanggan CRM: local system and operations.", no_args_is_help=True)
 kafka_app = typer.Typer(help="The local single-node Kafka broker (127.0.0.1:9092).", no_args_is_help=True)
@@ -254,7 +254,32 @@ def dlq_replay(
     console.print(f"replayed {sent} dead letter(s) from {topic}")
 
 
-# ----- contracts --------------------------------------------------------------------------------
+# ----- contracts and docs -----------------------------------------------------------------------
+
+
+@app.command("openapi")
+def openapi(
+    out: Annotated[Path, typer.Option(help="folder for one document per service")] = REPO_ROOT / "docs" / "openapi",
+) -> None:
+    """Write each built service's OpenAPI document (what front-end teams generate clients from)."""
+    from pelanggan.contracts import write_openapi_documents
+
+    for path in write_openapi_documents(out):
+        console.print(f"wrote {path}")
+
+
+@app.command("settings-doc")
+def settings_doc(
+    write: Annotated[bool, typer.Option("--write", help="rewrite README's configuration table")] = False,
+) -> None:
+    """Print (or write into README.md) the configuration table generated from the settings classes."""
+    from pelanggan import settings_doc as doc
+
+    if write:
+        changed = doc.write_readme()
+        console.print("README.md updated" if changed else "README.md already current")
+    else:
+        typer.echo(doc.render())
 
 
 @app.command("asyncapi")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, PlainSerializer
+from pydantic import AfterValidator, PlainSerializer, WithJsonSchema
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -29,7 +29,12 @@ def _finite(value: Decimal) -> Decimal:
     return value
 
 
+# What the published schemas (OpenAPI, AsyncAPI) promise: a plain decimal string, never a number
+# and never exponent notation.
+DECIMAL_STRING_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+
 DecimalString = Annotated[
-    Decimal, AfterValidator(_finite), PlainSerializer(_decimal_text, return_type=str, when_used="json")
+    Decimal, AfterValidator(_finite), PlainSerializer(_decimal_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_STRING_PATTERN, "examples": ["1250.50"]}),
 ]
 UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
