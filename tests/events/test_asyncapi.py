@@ -155,3 +155,14 @@ async def test_the_declared_headers_are_the_ones_the_relay_sends(database_url: s
         await consumer.stop()
         await relay.close()
         await db.dispose()
+
+
+def test_probe_contracts_of_tests_stay_out_of_the_published_document() -> None:
+    from shared.events.registry import EventContract, contract
+
+    @contract("probe.asyncapi.leaked", 1)
+    class LeakProbeV1(EventContract):
+        seq: int
+
+    assert ("probe.asyncapi.leaked", 1) not in registered_contracts()
+    assert "probe.events" not in build_asyncapi()["channels"]
