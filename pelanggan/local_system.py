@@ -134,8 +134,9 @@ def service_env(p: Plan, service: Service, database_urls: dict[str, str]) -> dic
 
 
 def server_command(service: Service, workers: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", service.spec.app_factory, "--factory", "--host", "127.0.0.1",
-            "--port", str(service.port), "--workers", str(workers), "--no-access-log"]
+    # The shared server: h11 with bounded request heads and a head-read timeout (shared/http/server.py).
+    return [sys.executable, "-m", "shared.http.server", service.spec.app_factory, "--host", "127.0.0.1",
+            "--port", str(service.port), "--workers", str(workers)]
 
 
 def wait_ready(services: list[Service], children: dict[str, subprocess.Popen[bytes]], *,

@@ -7,16 +7,15 @@ never 1e6 nor a JSON number), dates are ``YYYY-MM-DD`` strings, booleans JSON bo
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from services.incentives.rules.periods import PERIOD_PATTERN
 from shared.events.types import DecimalString
-from shared.http.inputs import Input
+from shared.http.inputs import Day, Input, decimal_input
 from shared.http.pagination import Page
 
 EmployeeRole = Literal["sales", "account_manager", "support", "head"]
@@ -24,34 +23,14 @@ AwardKind = Literal["cash", "gift", "recognition"]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
 
 
-def _decimal_text(pattern: str, what: str, example: str) -> BeforeValidator:
-    compiled = re.compile(pattern)
-
-    def parse(value: Any) -> Decimal:
-        if not isinstance(value, str) or not compiled.fullmatch(value):
-            raise ValueError(f"{what} is a plain decimal string such as \"{example}\"")
-        return Decimal(value)
-
-    return BeforeValidator(parse)
-
-
-def _date_text(value: Any) -> date:
-    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        raise ValueError("a date is a YYYY-MM-DD string")
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"no such date: {value}") from exc
-
-
-Money = Annotated[Decimal, _decimal_text(r"[0-9]{1,15}(\.[0-9]{1,2})?", "an amount of money", "1500000.00")]
-Points = Annotated[Decimal, _decimal_text(r"[0-9]{1,15}(\.[0-9]{1,2})?", "a number of weighted points", "1500000.00")]
-Weight = Annotated[Decimal, _decimal_text(r"[0-9]{1,4}(\.[0-9]{1,4})?", "a weight", "1.5")]
-Percent = Annotated[Decimal, _decimal_text(r"[0-9]{1,4}(\.[0-9]{1,2})?", "a percentage", "100")]
-Multiplier = Annotated[Decimal, _decimal_text(r"[0-9]{1,3}(\.[0-9]{1,4})?", "a multiplier", "1.5")]
-Rate = Annotated[Decimal, _decimal_text(r"[0-9]{1,6}(\.[0-9]{1,6})?", "a rate", "0.01")]
-Rating = Annotated[Decimal, _decimal_text(r"[1-5](\.[0-9]{1,2})?", "a CSAT rating (1-5)", "4")]
-Day = Annotated[date, BeforeValidator(_date_text)]
+# Plain decimal strings only (the shared strict input type), with the digits each quantity needs.
+Money = decimal_input(decimals=2, integer_digits=15, example="1500000.00")
+Points = decimal_input(decimals=2, integer_digits=15, example="1500000.00")
+Weight = decimal_input(decimals=4, integer_digits=4, example="1.5")
+Percent = decimal_input(decimals=2, integer_digits=4, example="100")
+Multiplier = decimal_input(decimals=4, integer_digits=3, example="1.5")
+Rate = decimal_input(decimals=6, integer_digits=6, example="0.01")
+Rating = Annotated[decimal_input(decimals=2, integer_digits=1, example="4"), Field(ge=1, le=5)]
 PeriodText = Annotated[str, StringConstraints(pattern=PERIOD_PATTERN)]
 EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
