@@ -63,11 +63,11 @@ AnnouncementId = Annotated[str, Path(description="announcement id", max_length=3
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
-def settings_of(request: Request) -> CustomersSettings:
+async def settings_of(request: Request) -> CustomersSettings:
     return request.app.state.runtime.settings
 
 
-def adapter_of(request: Request) -> ChannelAdapter:
+async def adapter_of(request: Request) -> ChannelAdapter:
     return request.app.state.channel_adapter
 
 

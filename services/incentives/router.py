@@ -7,7 +7,7 @@ read; support reads the directory, the catalogue, the leaderboard and the recogn
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
@@ -57,7 +57,8 @@ from shared.db.types import utcnow
 from shared.http import idempotency
 from shared.http.app import DbDep
 from shared.http.auth import Principal, require_roles
-from shared.http.errors import PROBLEM_JSON
+from shared.http.inputs import QueryBool
+from shared.http.openapi import problems
 from shared.http.pagination import PageParams, page_params
 
 router = APIRouter()
@@ -76,18 +77,11 @@ PeriodQuery = Annotated[str, Query(pattern=PERIOD_PATTERN, description="a month,
 IdQuery = Annotated[str, Query(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
-def settings_of(request: Request) -> IncentivesSettings:
+async def settings_of(request: Request) -> IncentivesSettings:
     return request.app.state.runtime.settings
 
 
 SettingsDep = Annotated[IncentivesSettings, Depends(settings_of)]
-
-
-def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {401: "No valid bearer token", 403: "The token's roles do not allow this",
-                    404: "Not found", 409: "Conflict with the current state (e.g. the period is closed)",
-                    422: "Invalid request (a refused gift names the rule it broke)"}
-    return {code: {"description": descriptions[code], "content": {PROBLEM_JSON: {}}} for code in (401, 403, *codes)}
 
 
 # ----- the staff directory ----------------------------------------------------------------------
@@ -110,7 +104,7 @@ async def create_employee(body: EmployeeCreate, db: DbDep, settings: SettingsDep
 async def list_employees(db: DbDep, _: Reader, page: Paging,
                          role: Annotated[EmployeeRole | None, Query()] = None,
                          team: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-                         active: Annotated[bool | None, Query()] = None) -> EmployeesPage:
+                         active: Annotated[QueryBool | None, Query()] = None) -> EmployeesPage:
     async with db.transaction() as session:
         rows, next_cursor = await employees.list_employees(session, page=page, role=role, team=team, active=active)
     return EmployeesPage(items=[EmployeePublic.model_validate(r) for r in rows], next_cursor=next_cursor)
@@ -142,7 +136,7 @@ catalogue = APIRouter(tags=["product weights"])
                summary="Products with the weight and locomotive flag in force now, and the next scheduled change")
 async def list_products(db: DbDep, _: Reader, page: Paging,
                         category: Annotated[Category | None, Query()] = None,
-                        locomotive: Annotated[bool | None, Query()] = None) -> ProductsPage:
+                        locomotive: Annotated[QueryBool | None, Query()] = None) -> ProductsPage:
     async with db.transaction() as session:
         items, next_cursor = await products.list_products(session, page=page, now=utcnow(), category=category,
                                                           locomotive=locomotive)
@@ -282,7 +276,7 @@ async def create_gift(body: GiftCreate, db: DbDep, settings: SettingsDep, who: M
 
 @rewards.get("/gifts", response_model=GiftsPage, responses=problems(422), summary="The gift catalogue")
 async def list_gifts(db: DbDep, _: Reader, page: Paging, category: Annotated[Category | None, Query()] = None,
-                     active: Annotated[bool | None, Query()] = None) -> GiftsPage:
+                     active: Annotated[QueryBool | None, Query()] = None) -> GiftsPage:
     async with db.transaction() as session:
         rows, next_cursor = await gifts.list_gifts(session, page=page, category=category, active=active)
     return GiftsPage(items=[GiftPublic.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -68,11 +68,11 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=CUSTOMER_ID_MAX, patte
                                   description="customer id")]
 
 
-def settings_of(request: Request) -> OrdersSettings:
+async def settings_of(request: Request) -> OrdersSettings:
     return request.app.state.runtime.settings
 
 
-def directory_of(request: Request) -> CustomerDirectory:
+async def directory_of(request: Request) -> CustomerDirectory:
     return request.app.state.customer_directory
 
 
