@@ -139,13 +139,13 @@ def _health_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database and broker",
+    @router.get("/readyz", summary="Readiness: can this instance serve its API (database reachable, migrations "
+                                   "applied); broker, outbox and consumers are reported, as degraded, not as unready",
                 responses={503: {"description": "Not ready: the checks say which part is failing",
                                  "content": {"application/json": {}}}})
     async def readyz(runtime: RuntimeDep) -> JSONResponse:
-        ready, checks = await runtime.readiness()
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        ready, body = await runtime.readiness()
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
