@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ class ServiceRuntime:
                 max_records=settings.consumer_max_records,
             ))
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
         self._broker_checked_at = 0.0
         self._broker_ok = False
         self._watch_outbox_commits()
@@ -74,8 +76,18 @@ class ServiceRuntime:
             if session.info.pop("outbox_written", False):
                 relay.notify()
 
+    def add_background(self, name: str, coroutine_factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """A service-owned background task, started after the migrations and cancelled on shutdown.
+
+        The coroutine should run until cancelled and survive its own errors; it must be safe with
+        several replicas (claim its work with an advisory lock or a unique row).
+        """
+        self._background.append((name, coroutine_factory))
+
     async def start(self) -> None:
         await upgrade_to_head(database_url=self.db.url, migrations_dir=self.migrations_dir)
+        for name, factory in self._background:
+            self._tasks.append(asyncio.create_task(factory(), name=name))
         if not self.settings.bus_enabled:
             return
         topics = self.published_topics + [dead_letter_topic(t) for t in self.published_topics]
