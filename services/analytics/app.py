@@ -19,16 +19,21 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
     settings = settings or AnalyticsSettings()
-    runtime = ServiceRuntime(settings, migrations_dir=MIGRATIONS, published_topics=[service_topic("analytics")],
-                             handlers=build_handlers(settings.zone))
+    runtime = ServiceRuntime(
+        settings,
+        migrations_dir=MIGRATIONS,
+        published_topics=[service_topic("analytics")],
+        handlers=build_handlers(settings.zone),
+    )
     job = DetectionJob(runtime.db, settings)
     if settings.detection_enabled:
         runtime.add_background("analytics-detection", job.run_forever)
     app = create_service_app(
-        runtime=runtime, title="Pelanggan analytics",
+        runtime=runtime,
+        title="Pelanggan analytics",
         description="Profitability of every partnership after the cost of serving it, customer lifetime value, "
-                    "RFM groups, cohorts, segment demand trends found in time, and the managers' dashboard. "
-                    "Read models kept from every service's events.",
+        "RFM groups, cohorts, segment demand trends found in time, and the managers' dashboard. "
+        "Read models kept from every service's events.",
         routers=[router],
     )
     app.state.detection_job = job

@@ -37,16 +37,29 @@ def build_handlers(zone: ZoneInfo) -> HandlerRegistry:
     @handlers.on("customers.customer.updated", 1)
     async def customer_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
         event = customer_events.CustomerSnapshot.model_validate(envelope.payload)
-        await accounts.apply_snapshot(session, customer_id=event.customer_id, kind=event.kind, segment=event.segment,
-                                      manager_id=event.manager_id, status=event.status, revision=event.revision,
-                                      state_at=envelope.occurred_at, registered_at=event.created_at)
+        await accounts.apply_snapshot(
+            session,
+            customer_id=event.customer_id,
+            kind=event.kind,
+            segment=event.segment,
+            manager_id=event.manager_id,
+            status=event.status,
+            revision=event.revision,
+            state_at=envelope.occurred_at,
+            registered_at=event.created_at,
+        )
         await ledger.mark_dirty(session)
 
     @handlers.on("customers.manager.assigned", 1)
     async def manager_assigned(session: AsyncSession, envelope: EventEnvelope) -> None:
         event = customer_events.ManagerAssignedV1.model_validate(envelope.payload)
-        await accounts.apply_manager(session, customer_id=event.customer_id, manager_id=event.employee_id,
-                                     revision=event.revision, assigned_at=event.assigned_at)
+        await accounts.apply_manager(
+            session,
+            customer_id=event.customer_id,
+            manager_id=event.employee_id,
+            revision=event.revision,
+            assigned_at=event.assigned_at,
+        )
 
     @handlers.on("customers.customer.merged", 1)
     async def customer_merged(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -62,26 +75,40 @@ def build_handlers(zone: ZoneInfo) -> HandlerRegistry:
     @handlers.on("customers.interaction.logged", 1)
     async def interaction_logged(session: AsyncSession, envelope: EventEnvelope) -> None:
         event = customer_events.InteractionLoggedV1.model_validate(envelope.payload)
-        await ledger.activity_happened(session, ref=f"interaction:{event.interaction_id}",
-                                       customer_id=event.customer_id, activity=activities.interaction(event.channel),
-                                       at=event.occurred_at, zone=zone)
+        await ledger.activity_happened(
+            session,
+            ref=f"interaction:{event.interaction_id}",
+            customer_id=event.customer_id,
+            activity=activities.interaction(event.channel),
+            at=event.occurred_at,
+            zone=zone,
+        )
 
     @handlers.on("customers.consultation.completed", 1)
     async def consultation_completed(session: AsyncSession, envelope: EventEnvelope) -> None:
         event = customer_events.ConsultationCompletedV1.model_validate(envelope.payload)
-        await ledger.activity_happened(session, ref=f"consultation:{event.consultation_id}",
-                                       customer_id=event.customer_id, activity="consultation",
-                                       at=event.completed_at, zone=zone)
+        await ledger.activity_happened(
+            session,
+            ref=f"consultation:{event.consultation_id}",
+            customer_id=event.customer_id,
+            activity="consultation",
+            at=event.completed_at,
+            zone=zone,
+        )
 
     @handlers.on("customers.announcement.delivered", 1)
     async def announcement_delivered(session: AsyncSession, envelope: EventEnvelope) -> None:
         event = customer_events.AnnouncementDeliveredV1.model_validate(envelope.payload)
         if event.status != "sent":
             return  # a failed delivery cost (almost) nothing and reached no one
-        await ledger.activity_happened(session, ref=f"delivery:{event.announcement_id}:{event.customer_id}",
-                                       customer_id=event.customer_id,
-                                       activity=activities.announcement(event.channel),
-                                       at=event.delivered_at, zone=zone)
+        await ledger.activity_happened(
+            session,
+            ref=f"delivery:{event.announcement_id}:{event.customer_id}",
+            customer_id=event.customer_id,
+            activity=activities.announcement(event.channel),
+            at=event.delivered_at,
+            zone=zone,
+        )
 
     # ----- orders -----------------------------------------------------------------------------
     @handlers.on("orders.order.paid", 1)
@@ -90,38 +117,61 @@ def build_handlers(zone: ZoneInfo) -> HandlerRegistry:
 
     @handlers.on("orders.order.cancelled", 1)
     async def order_cancelled(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await ledger.order_cancelled(session, order_events.OrderCancelledV1.model_validate(envelope.payload),
-                                     zone=zone)
+        await ledger.order_cancelled(session, order_events.OrderCancelledV1.model_validate(envelope.payload), zone=zone)
 
     @handlers.on("orders.order.returned", 1)
     async def order_returned(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await ledger.order_returned(session, order_events.OrderReturnedV1.model_validate(envelope.payload),
-                                    zone=zone)
+        await ledger.order_returned(session, order_events.OrderReturnedV1.model_validate(envelope.payload), zone=zone)
 
     # ----- feedback ---------------------------------------------------------------------------
     @handlers.on("feedback.case.received", 1)
     async def case_received(session: AsyncSession, envelope: EventEnvelope) -> None:
         event = feedback_events.CaseReceivedV1.model_validate(envelope.payload)
-        await cases.case_event(session, case_id=event.case_id, customer_id=event.customer_id, kind=event.kind,
-                               received_at=event.received_at, zone=zone)
-        await ledger.activity_happened(session, ref=f"case:{event.case_id}", customer_id=event.customer_id,
-                                       activity=activities.case(event.kind), at=event.received_at, zone=zone)
+        await cases.case_event(
+            session,
+            case_id=event.case_id,
+            customer_id=event.customer_id,
+            kind=event.kind,
+            received_at=event.received_at,
+            zone=zone,
+        )
+        await ledger.activity_happened(
+            session,
+            ref=f"case:{event.case_id}",
+            customer_id=event.customer_id,
+            activity=activities.case(event.kind),
+            at=event.received_at,
+            zone=zone,
+        )
 
     @handlers.on("feedback.case.resolved", 1)
     async def case_resolved(session: AsyncSession, envelope: EventEnvelope) -> None:
         event = feedback_events.CaseResolvedV1.model_validate(envelope.payload)
-        await cases.case_event(session, case_id=event.case_id, customer_id=event.customer_id, kind=event.kind,
-                               resolved=True, breached=event.first_response_breached or event.resolution_breached,
-                               zone=zone)
-        await ledger.compensation_paid(session, case_id=event.case_id, resolution_no=event.resolution_no,
-                                       customer_id=event.customer_id, amount=to_minor(event.compensation_amount),
-                                       at=event.resolved_at, zone=zone)
+        await cases.case_event(
+            session,
+            case_id=event.case_id,
+            customer_id=event.customer_id,
+            kind=event.kind,
+            resolved=True,
+            breached=event.first_response_breached or event.resolution_breached,
+            zone=zone,
+        )
+        await ledger.compensation_paid(
+            session,
+            case_id=event.case_id,
+            resolution_no=event.resolution_no,
+            customer_id=event.customer_id,
+            amount=to_minor(event.compensation_amount),
+            at=event.resolved_at,
+            zone=zone,
+        )
 
     @handlers.on("feedback.sla.breached", 1)
     async def sla_breached(session: AsyncSession, envelope: EventEnvelope) -> None:
         event = feedback_events.SlaBreachedV1.model_validate(envelope.payload)
-        await cases.case_event(session, case_id=event.case_id, customer_id=event.customer_id, kind=event.kind,
-                               breached=True, zone=zone)
+        await cases.case_event(
+            session, case_id=event.case_id, customer_id=event.customer_id, kind=event.kind, breached=True, zone=zone
+        )
 
     # ----- incentives ---------------------------------------------------------------------------
     @handlers.on("incentives.employee.hired", 1)

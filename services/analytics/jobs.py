@@ -97,14 +97,17 @@ class DetectionJob:
             async with self.db.transaction() as session:
                 state = (await session.execute(sa.select(job).where(job.c.name == DETECTION_JOB))).one()
                 debounced = state.dirty_at is not None and now - state.dirty_at >= timedelta(
-                    seconds=self.settings.detection_debounce_seconds)
+                    seconds=self.settings.detection_debounce_seconds
+                )
                 refresh = state.last_run_at is None or now - state.last_run_at >= timedelta(
-                    seconds=self.settings.detection_refresh_seconds)
+                    seconds=self.settings.detection_refresh_seconds
+                )
                 if not (force or debounced or refresh):
                     return False
                 # Cleared before reading: events arriving during the run mark it dirty again.
-                await session.execute(sa.update(job).where(job.c.name == DETECTION_JOB)
-                                      .values(dirty_at=None, last_run_at=now))
+                await session.execute(
+                    sa.update(job).where(job.c.name == DETECTION_JOB).values(dirty_at=None, last_run_at=now)
+                )
             try:
                 snapshot, context = await self._load(now)
                 outcome = await asyncio.to_thread(compute, snapshot)
@@ -125,63 +128,130 @@ class DetectionJob:
         dims = CustomerDim.__table__
         async with self.db.transaction() as session:
             purchase_rows = await session.execute(
-                sa.select(orders.c.account_id, orders.c.paid_at, (orders.c.paid_net - orders.c.returned_net))
-                .where(orders.c.paid_at.is_not(None), orders.c.cancelled.is_(False)))
+                sa.select(orders.c.account_id, orders.c.paid_at, (orders.c.paid_net - orders.c.returned_net)).where(
+                    orders.c.paid_at.is_not(None), orders.c.cancelled.is_(False)
+                )
+            )
             purchases = [Purchase(a, local_date(at, zone), int(v)) for a, at, v in purchase_rows]
-            demand_rows = await session.execute(sa.select(demand.c.granularity, demand.c.segment, demand.c.category,
-                                                          demand.c.period, demand.c.quantity, demand.c.net))
+            demand_rows = await session.execute(
+                sa.select(
+                    demand.c.granularity,
+                    demand.c.segment,
+                    demand.c.category,
+                    demand.c.period,
+                    demand.c.quantity,
+                    demand.c.net,
+                )
+            )
             cells = [DemandCell(*row) for row in demand_rows]
-            accounts = {r.customer_id: r for r in await session.execute(
-                sa.select(profit.c.customer_id, profit.c.segment, profit.c.manager_id, profit.c.last_purchase_at,
-                          dims.c.status).select_from(profit.outerjoin(dims, dims.c.customer_id == profit.c.customer_id)))}
+            accounts = {
+                r.customer_id: r
+                for r in await session.execute(
+                    sa.select(
+                        profit.c.customer_id,
+                        profit.c.segment,
+                        profit.c.manager_id,
+                        profit.c.last_purchase_at,
+                        dims.c.status,
+                    ).select_from(profit.outerjoin(dims, dims.c.customer_id == profit.c.customer_id))
+                )
+            }
             risks = {r.customer_id: r for r in await session.execute(sa.select(RiskState.__table__))}
-        snapshot = Snapshot(today=local_date(now, zone), purchases=purchases, demand=cells,
-                            fdr=self.settings.trend_fdr, min_relative_change=self.settings.trend_min_relative_change)
+        snapshot = Snapshot(
+            today=local_date(now, zone),
+            purchases=purchases,
+            demand=cells,
+            fdr=self.settings.trend_fdr,
+            min_relative_change=self.settings.trend_min_relative_change,
+        )
         return snapshot, {"accounts": accounts, "risks": risks}
 
     async def _write(self, session: AsyncSession, outcome: Outcome, context: dict[str, Any], now: datetime) -> None:
         scores = CustomerScore.__table__
         await session.execute(sa.delete(scores))
-        rows = [{"customer_id": s.customer_id, "recency_days": s.recency_days, "frequency": s.frequency,
-                 "monetary": s.monetary, "r": s.r, "f": s.f, "m": s.m, "rfm_group": s.group, "p_alive": s.p_alive,
-                 "expected_purchases_12m": s.expected_purchases_12m, "expected_order_value": s.expected_order_value,
-                 "predicted_value_12m": s.predicted_value_12m, "historical_value": s.historical_value,
-                 "computed_at": now} for s in outcome.scores]
+        rows = [
+            {
+                "customer_id": s.customer_id,
+                "recency_days": s.recency_days,
+                "frequency": s.frequency,
+                "monetary": s.monetary,
+                "r": s.r,
+                "f": s.f,
+                "m": s.m,
+                "rfm_group": s.group,
+                "p_alive": s.p_alive,
+                "expected_purchases_12m": s.expected_purchases_12m,
+                "expected_order_value": s.expected_order_value,
+                "predicted_value_12m": s.predicted_value_12m,
+                "historical_value": s.historical_value,
+                "computed_at": now,
+            }
+            for s in outcome.scores
+        ]
         for start in range(0, len(rows), 1000):
-            await session.execute(sa.insert(scores).values(rows[start:start + 1000]))
+            await session.execute(sa.insert(scores).values(rows[start : start + 1000]))
         fits = ModelFit.__table__
         await session.execute(sa.delete(fits))
         if outcome.model:
-            await session.execute(sa.insert(fits).values(name="clv", params=json.dumps(outcome.model),
-                                                         customers=len(outcome.scores), fitted_at=now))
+            await session.execute(
+                sa.insert(fits).values(
+                    name="clv", params=json.dumps(outcome.model), customers=len(outcome.scores), fitted_at=now
+                )
+            )
         await self._write_trends(session, outcome, now)
         await self._publish_risks(session, outcome, context, now)
 
     async def _write_trends(self, session: AsyncSession, outcome: Outcome, now: datetime) -> None:
         status = TrendStatus.__table__
         await session.execute(sa.delete(status))
-        rows = [{"segment": t.segment, "category": t.category, "granularity": t.granularity, "measure": t.measure,
-                 "method": t.test.method, "direction": t.test.direction, "statistic": t.test.statistic,
-                 "sen_slope": t.test.sen_slope, "p_value": t.test.p_value,
-                 "adjusted_p_value": t.test.adjusted_p_value, "relative_change": t.test.relative_change,
-                 "change_period": t.change_period, "series_start": t.series_start, "series_end": t.series_end,
-                 "computed_at": now} for t in outcome.trends]
+        rows = [
+            {
+                "segment": t.segment,
+                "category": t.category,
+                "granularity": t.granularity,
+                "measure": t.measure,
+                "method": t.test.method,
+                "direction": t.test.direction,
+                "statistic": t.test.statistic,
+                "sen_slope": t.test.sen_slope,
+                "p_value": t.test.p_value,
+                "adjusted_p_value": t.test.adjusted_p_value,
+                "relative_change": t.test.relative_change,
+                "change_period": t.change_period,
+                "series_start": t.series_start,
+                "series_end": t.series_end,
+                "computed_at": now,
+            }
+            for t in outcome.trends
+        ]
         for start in range(0, len(rows), 1000):
-            await session.execute(sa.insert(status).values(rows[start:start + 1000]))
+            await session.execute(sa.insert(status).values(rows[start : start + 1000]))
         for t in outcome.trends:
             if not t.test.flagged:
                 continue
             trend_id = ":".join((t.segment, t.category, t.granularity, t.measure, t.test.method, t.test.direction))
-            values = {"trend_id": trend_id, "segment": t.segment, "category": t.category, "granularity": t.granularity,
-                      "measure": t.measure, "method": t.test.method, "direction": t.test.direction,
-                      "statistic": float(t.test.statistic or 0.0), "sen_slope": float(t.test.sen_slope or 0.0),
-                      "p_value": float(t.test.p_value or 0.0), "adjusted_p_value": float(t.test.adjusted_p_value or 0.0),
-                      "series_start": t.series_start or "", "series_end": t.series_end or "", "first_seen_at": now}
+            values = {
+                "trend_id": trend_id,
+                "segment": t.segment,
+                "category": t.category,
+                "granularity": t.granularity,
+                "measure": t.measure,
+                "method": t.test.method,
+                "direction": t.test.direction,
+                "statistic": float(t.test.statistic or 0.0),
+                "sen_slope": float(t.test.sen_slope or 0.0),
+                "p_value": float(t.test.p_value or 0.0),
+                "adjusted_p_value": float(t.test.adjusted_p_value or 0.0),
+                "series_start": t.series_start or "",
+                "series_end": t.series_end or "",
+                "first_seen_at": now,
+            }
             if await insert_once(session, DetectedTrend.__table__, values):
                 add_event(session, TrendDetectedV1(**values), aggregate_id=f"{t.segment}:{t.category}")
 
-    async def _publish_risks(self, session: AsyncSession, outcome: Outcome, context: dict[str, Any],
-                             now: datetime) -> None:
+    async def _publish_risks(
+        self, session: AsyncSession, outcome: Outcome, context: dict[str, Any], now: datetime
+    ) -> None:
         risks = RiskState.__table__
         accounts = context["accounts"]
         previous = context["risks"]
@@ -195,22 +265,39 @@ class DetectionJob:
             was = previous.get(s.customer_id)
             if reason is None:
                 if was is not None and was.flagged:
-                    await session.execute(sa.update(risks).where(risks.c.customer_id == s.customer_id)
-                                          .values(flagged=False, reason=None))
+                    await session.execute(
+                        sa.update(risks).where(risks.c.customer_id == s.customer_id).values(flagged=False, reason=None)
+                    )
                 continue
             if was is not None and was.flagged:
                 continue
             if was is None:
-                moved = await insert_once(session, risks, {"customer_id": s.customer_id, "flagged": True,
-                                                           "reason": reason, "since": now, "episodes": 1})
+                moved = await insert_once(
+                    session,
+                    risks,
+                    {"customer_id": s.customer_id, "flagged": True, "reason": reason, "since": now, "episodes": 1},
+                )
             else:
-                moved = (await session.execute(
-                    sa.update(risks).where(risks.c.customer_id == s.customer_id, risks.c.flagged.is_(False))
-                    .values(flagged=True, reason=reason, since=now, episodes=risks.c.episodes + 1))).rowcount == 1
+                moved = (
+                    await session.execute(
+                        sa.update(risks)
+                        .where(risks.c.customer_id == s.customer_id, risks.c.flagged.is_(False))
+                        .values(flagged=True, reason=reason, since=now, episodes=risks.c.episodes + 1)
+                    )
+                ).rowcount == 1
             if moved:
-                add_event(session, CustomerAtRiskV1(
-                    customer_id=s.customer_id, manager_id=account.manager_id, segment=account.segment, reason=reason,
-                    rfm_group=s.group, p_alive=s.p_alive, last_purchase_at=account.last_purchase_at, detected_at=now),
-                    aggregate_id=s.customer_id, customer_id=s.customer_id)
-
-
+                add_event(
+                    session,
+                    CustomerAtRiskV1(
+                        customer_id=s.customer_id,
+                        manager_id=account.manager_id,
+                        segment=account.segment,
+                        reason=reason,
+                        rfm_group=s.group,
+                        p_alive=s.p_alive,
+                        last_purchase_at=account.last_purchase_at,
+                        detected_at=now,
+                    ),
+                    aggregate_id=s.customer_id,
+                    customer_id=s.customer_id,
+                )

@@ -68,6 +68,7 @@ MONEY_MEASURES: tuple[str, ...] = tuple(m for m in MEASURES if m not in ("orders
 
 # ----- customers, as far as analytics needs them (ids and segments only) -------------------------
 
+
 class CustomerDim(Table, table=True):
     """A customer's segment, manager and status. ``status`` is ``unknown`` for a placeholder created by
     a fact that arrived before the customer's registration. Newest by ``revision`` (else ``state_at``)."""
@@ -87,6 +88,7 @@ class CustomerDim(Table, table=True):
 
 
 # ----- facts: what each event contributed, so each contribution is applied once ----------------
+
 
 class AppliedFact(Table, table=True):
     """One row per business fact applied (``paid:<order>``, ``return:<id>``, ``comp:<case>:<n>``, ...):
@@ -127,6 +129,7 @@ class CaseFact(Table, table=True):
 
 
 # ----- profitability aggregates ----------------------------------------------------------------
+
 
 class CustomerProfit(Measures, Table, table=True):
     """A customer's all-time totals, with its segment and manager copied for filtered, sorted lists."""
@@ -198,6 +201,7 @@ class CostRate(Table, table=True):
 
 # ----- demand ------------------------------------------------------------------------------------
 
+
 class CustomerDemand(Table, table=True):
     __tablename__ = "customer_demand"
 
@@ -223,6 +227,7 @@ class SegmentDemand(Table, table=True):
 
 # ----- cases -------------------------------------------------------------------------------------
 
+
 class CaseMonth(Table, table=True):
     __tablename__ = "case_month"
 
@@ -234,6 +239,7 @@ class CaseMonth(Table, table=True):
 
 
 # ----- incentives: staff, product weights, the live leaderboard ------------------------------------
+
 
 class EmployeeDim(Table, table=True):
     __tablename__ = "employee_dim"
@@ -285,6 +291,7 @@ class PeriodResult(Table, table=True):
 
 
 # ----- derived by the detection job (read models too: rebuilt from the facts above) ---------------
+
 
 class CustomerScore(Table, table=True):
     """RFM scores and group, BG/NBD and Gamma-Gamma predictions of one customer, as of ``computed_at``."""
@@ -341,6 +348,7 @@ class TrendStatus(Table, table=True):
 
 # ----- the service's own history (kept across rebuilds) -------------------------------------------
 
+
 class DetectedTrend(Table, table=True):
     """A trend published once as ``analytics.trend.detected`` (the unique id is the claim)."""
 
@@ -388,9 +396,25 @@ metadata = Table.metadata
 
 # Dropped and replayed by a rebuild; compared by the rebuild checksum.
 READ_MODELS: tuple[type[SQLModel], ...] = (
-    CustomerDim, AppliedFact, OrderFact, CaseFact, CustomerProfit, CustomerMonth, SegmentMonth, ManagerMonth,
-    CustomerActivityMonth, CustomerDemand, SegmentDemand, CaseMonth, EmployeeDim, ProductWeight, SaleLine,
-    PeriodResult, CustomerScore, ModelFit, TrendStatus,
+    CustomerDim,
+    AppliedFact,
+    OrderFact,
+    CaseFact,
+    CustomerProfit,
+    CustomerMonth,
+    SegmentMonth,
+    ManagerMonth,
+    CustomerActivityMonth,
+    CustomerDemand,
+    SegmentDemand,
+    CaseMonth,
+    EmployeeDim,
+    ProductWeight,
+    SaleLine,
+    PeriodResult,
+    CustomerScore,
+    ModelFit,
+    TrendStatus,
 )
 # Derived by the detection job from the facts above at a moment in time (recency depends on "now"):
 # rebuilt, but left out of the checksum that compares event-derived figures.

@@ -79,8 +79,9 @@ def _sort_expression(source: Any, sort: str) -> sa.ColumnElement[Any]:
     if sort == "aov":
         return sa.case((source.c.orders > 0, sa.cast(source.c.sales_net, sa.Float) / source.c.orders), else_=None)
     if sort == "returns_rate":
-        return sa.case((source.c.sales_net > 0, sa.cast(source.c.returns_net, sa.Float) / source.c.sales_net),
-                       else_=None)
+        return sa.case(
+            (source.c.sales_net > 0, sa.cast(source.c.returns_net, sa.Float) / source.c.sales_net), else_=None
+        )
     return source.c[sort]
 
 
@@ -96,9 +97,19 @@ def _cursor(cursor: str, sort: str, order: str) -> tuple[Any, str]:
     return value, values["id"]
 
 
-async def customer_page(session: AsyncSession, *, settings: AnalyticsSettings, period_from: str | None,
-                        period_to: str | None, segment: str | None, manager_id: str | None, sort: str, order: str,
-                        limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+async def customer_page(
+    session: AsyncSession,
+    *,
+    settings: AnalyticsSettings,
+    period_from: str | None,
+    period_to: str | None,
+    segment: str | None,
+    manager_id: str | None,
+    sort: str,
+    order: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
     _check_range(period_from, period_to)
     if period_from or period_to:
         conditions = []
@@ -106,11 +117,19 @@ async def customer_page(session: AsyncSession, *, settings: AnalyticsSettings, p
             conditions.append(months.c.month >= period_from)
         if period_to:
             conditions.append(months.c.month <= period_to)
-        grouped = (sa.select(months.c.customer_id, *_sum_measures(months)).where(*conditions)
-                   .group_by(months.c.customer_id).subquery("period"))
-        source = (sa.select(grouped, profit.c.segment, profit.c.manager_id, profit.c.first_purchase_at,
-                            profit.c.last_purchase_at)
-                  .select_from(grouped.join(profit, profit.c.customer_id == grouped.c.customer_id)).subquery("rows"))
+        grouped = (
+            sa.select(months.c.customer_id, *_sum_measures(months))
+            .where(*conditions)
+            .group_by(months.c.customer_id)
+            .subquery("period")
+        )
+        source = (
+            sa.select(
+                grouped, profit.c.segment, profit.c.manager_id, profit.c.first_purchase_at, profit.c.last_purchase_at
+            )
+            .select_from(grouped.join(profit, profit.c.customer_id == grouped.c.customer_id))
+            .subquery("rows")
+        )
     else:
         source = profit
     key = _sort_expression(source, sort)
@@ -125,37 +144,61 @@ async def customer_page(session: AsyncSession, *, settings: AnalyticsSettings, p
         value, last_id = _cursor(cursor, sort, order)
         value = -1e18 if value is None else value
         if descending:
-            statement = statement.where(sa.or_(nulls_key < value, sa.and_(nulls_key == value, source.c.customer_id < last_id)))
+            statement = statement.where(
+                sa.or_(nulls_key < value, sa.and_(nulls_key == value, source.c.customer_id < last_id))
+            )
         else:
-            statement = statement.where(sa.or_(nulls_key > value, sa.and_(nulls_key == value, source.c.customer_id > last_id)))
-    ordering = [nulls_key.desc(), source.c.customer_id.desc()] if descending else [nulls_key.asc(), source.c.customer_id.asc()]
-    rows = list(await session.execute(statement.add_columns(nulls_key.label("sort_value")).order_by(*ordering)
-                                      .limit(limit + 1)))
+            statement = statement.where(
+                sa.or_(nulls_key > value, sa.and_(nulls_key == value, source.c.customer_id > last_id))
+            )
+    ordering = (
+        [nulls_key.desc(), source.c.customer_id.desc()] if descending else [nulls_key.asc(), source.c.customer_id.asc()]
+    )
+    rows = list(
+        await session.execute(statement.add_columns(nulls_key.label("sort_value")).order_by(*ordering).limit(limit + 1))
+    )
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
         sort_value = last.sort_value
-        next_cursor = encode_cursor({"s": sort, "o": order, "v": sort_value if sort_value != -1e18 else None,
-                                     "id": last.customer_id})
+        next_cursor = encode_cursor(
+            {"s": sort, "o": order, "v": sort_value if sort_value != -1e18 else None, "id": last.customer_id}
+        )
     now = utcnow()
     return [customer_out(r, now) for r in rows], next_cursor
 
 
 def customer_out(row: Any, now: datetime) -> dict[str, Any]:
     first = row.first_purchase_at
-    return {"customer_id": row.customer_id, "segment": row.segment, "manager_id": row.manager_id,
-            "first_purchase_at": first, "last_purchase_at": row.last_purchase_at,
-            "tenure_days": (now - first).days if first else None, **measures_out(row)}
+    return {
+        "customer_id": row.customer_id,
+        "segment": row.segment,
+        "manager_id": row.manager_id,
+        "first_purchase_at": first,
+        "last_purchase_at": row.last_purchase_at,
+        "tenure_days": (now - first).days if first else None,
+        **measures_out(row),
+    }
 
 
 def score_out(row: Any) -> dict[str, Any]:
-    return {"customer_id": row.customer_id, "recency_days": row.recency_days, "frequency": row.frequency,
-            "monetary": from_minor(row.monetary), "r": row.r, "f": row.f, "m": row.m, "rfm_group": row.rfm_group,
-            "p_alive": row.p_alive, "expected_purchases_12m": row.expected_purchases_12m,
-            "expected_order_value": from_minor(row.expected_order_value),
-            "predicted_value_12m": from_minor(row.predicted_value_12m),
-            "historical_value": from_minor(row.historical_value), "computed_at": row.computed_at}
+    return {
+        "customer_id": row.customer_id,
+        "recency_days": row.recency_days,
+        "frequency": row.frequency,
+        "monetary": from_minor(row.monetary),
+        "r": row.r,
+        "f": row.f,
+        "m": row.m,
+        "rfm_group": row.rfm_group,
+        "p_alive": row.p_alive,
+        "expected_purchases_12m": row.expected_purchases_12m,
+        "expected_order_value": from_minor(row.expected_order_value),
+        "predicted_value_12m": from_minor(row.predicted_value_12m),
+        "historical_value": from_minor(row.historical_value),
+        "computed_at": row.computed_at,
+    }
 
 
 async def resolve(session: AsyncSession, customer_id: str) -> tuple[str, str] | None:
@@ -163,8 +206,9 @@ async def resolve(session: AsyncSession, customer_id: str) -> tuple[str, str] | 
     dims = CustomerDim.__table__
     current, status, seen = customer_id, None, set()
     for _ in range(50):
-        row = (await session.execute(sa.select(dims.c.merged_into_id, dims.c.status)
-                                     .where(dims.c.customer_id == current))).one_or_none()
+        row = (
+            await session.execute(sa.select(dims.c.merged_into_id, dims.c.status).where(dims.c.customer_id == current))
+        ).one_or_none()
         if row is None:
             return (current, status or "unknown") if status is not None else None
         status = status or row.status
@@ -183,8 +227,9 @@ async def customer_detail(session: AsyncSession, *, customer_id: str, settings: 
     row = (await session.execute(sa.select(profit).where(profit.c.customer_id == account_id))).one_or_none()
     if row is None:
         raise NotFound(f"analytics has no figures for customer {customer_id} yet", customer_id=customer_id)
-    month_rows = list(await session.execute(sa.select(months).where(months.c.customer_id == account_id)
-                                            .order_by(months.c.month)))
+    month_rows = list(
+        await session.execute(sa.select(months).where(months.c.customer_id == account_id).order_by(months.c.month))
+    )
     series_months = _filled(month_rows, "month")
     trend = slope.trend_of([float(m["net_contribution"]) for m in series_months])
     activity = CustomerActivityMonth.__table__
@@ -192,17 +237,37 @@ async def customer_detail(session: AsyncSession, *, customer_id: str, settings: 
     cost_rows = await session.execute(
         sa.select(activity.c.activity, sa.func.sum(activity.c.count).label("count"), rates.c.rate)
         .select_from(activity.join(rates, rates.c.activity == activity.c.activity))
-        .where(activity.c.customer_id == account_id).group_by(activity.c.activity, rates.c.rate)
-        .order_by(activity.c.activity))
-    score = (await session.execute(sa.select(CustomerScore.__table__)
-                                   .where(CustomerScore.__table__.c.customer_id == account_id))).one_or_none()
-    return {**customer_out(row, utcnow()), "requested_id": customer_id, "status": status, "months": series_months,
-            "net_contribution_trend": {"slope_per_month": Decimal(str(round(trend.slope_per_month, 2))),
-                                       "direction": trend.direction, "p_value": trend.p_value,
-                                       "months": trend.points},
-            "cost_to_serve_by_activity": [{"activity": r.activity, "count": int(r.count), "rate": from_minor(r.rate),
-                                           "cost": from_minor(int(r.count) * r.rate)} for r in cost_rows],
-            "score": score_out(score) if score else None}
+        .where(activity.c.customer_id == account_id)
+        .group_by(activity.c.activity, rates.c.rate)
+        .order_by(activity.c.activity)
+    )
+    score = (
+        await session.execute(
+            sa.select(CustomerScore.__table__).where(CustomerScore.__table__.c.customer_id == account_id)
+        )
+    ).one_or_none()
+    return {
+        **customer_out(row, utcnow()),
+        "requested_id": customer_id,
+        "status": status,
+        "months": series_months,
+        "net_contribution_trend": {
+            "slope_per_month": Decimal(str(round(trend.slope_per_month, 2))),
+            "direction": trend.direction,
+            "p_value": trend.p_value,
+            "months": trend.points,
+        },
+        "cost_to_serve_by_activity": [
+            {
+                "activity": r.activity,
+                "count": int(r.count),
+                "rate": from_minor(r.rate),
+                "cost": from_minor(int(r.count) * r.rate),
+            }
+            for r in cost_rows
+        ],
+        "score": score_out(score) if score else None,
+    }
 
 
 def _filled(rows: list[Any], key: str) -> list[dict[str, Any]]:
@@ -219,7 +284,9 @@ def _filled(rows: list[Any], key: str) -> list[dict[str, Any]]:
     return out
 
 
-async def groups(session: AsyncSession, *, by: str, period_from: str | None, period_to: str | None) -> list[dict[str, Any]]:
+async def groups(
+    session: AsyncSession, *, by: str, period_from: str | None, period_to: str | None
+) -> list[dict[str, Any]]:
     _check_range(period_from, period_to)
     table = (SegmentMonth if by == "segment" else ManagerMonth).__table__
     column = table.c["segment" if by == "segment" else "manager_id"]
@@ -243,8 +310,12 @@ async def groups(session: AsyncSession, *, by: str, period_from: str | None, per
 
 
 async def cohorts(session: AsyncSession, *, settings: AnalyticsSettings, horizon: int) -> list[dict[str, Any]]:
-    firsts = {r.customer_id: label(r.first_purchase_at, settings.zone, "month") for r in await session.execute(
-        sa.select(profit.c.customer_id, profit.c.first_purchase_at).where(profit.c.first_purchase_at.is_not(None)))}
+    firsts = {
+        r.customer_id: label(r.first_purchase_at, settings.zone, "month")
+        for r in await session.execute(
+            sa.select(profit.c.customer_id, profit.c.first_purchase_at).where(profit.c.first_purchase_at.is_not(None))
+        )
+    }
     active: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     revenue: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     sizes: dict[str, int] = defaultdict(int)
@@ -266,16 +337,27 @@ async def cohorts(session: AsyncSession, *, settings: AnalyticsSettings, horizon
     out = []
     for cohort in sorted(sizes):
         span = min(horizon, len(period_range(cohort, label(utcnow(), settings.zone, "month"))))
-        out.append({"cohort": cohort, "customers": sizes[cohort],
-                    "retention": [round(len(active[cohort][k]) / sizes[cohort], 4) for k in range(span)],
-                    "revenue": [from_minor(revenue[cohort][k]) for k in range(span)]})
+        out.append(
+            {
+                "cohort": cohort,
+                "customers": sizes[cohort],
+                "retention": [round(len(active[cohort][k]) / sizes[cohort], 4) for k in range(span)],
+                "revenue": [from_minor(revenue[cohort][k]) for k in range(span)],
+            }
+        )
     return out
 
 
 async def rfm_summary(session: AsyncSession) -> tuple[list[dict[str, Any]], datetime | None]:
     scores = CustomerScore.__table__
-    rows = await session.execute(sa.select(scores.c.rfm_group, sa.func.count(), sa.func.sum(scores.c.historical_value),
-                                           sa.func.max(scores.c.computed_at)).group_by(scores.c.rfm_group))
+    rows = await session.execute(
+        sa.select(
+            scores.c.rfm_group,
+            sa.func.count(),
+            sa.func.sum(scores.c.historical_value),
+            sa.func.max(scores.c.computed_at),
+        ).group_by(scores.c.rfm_group)
+    )
     groups_out, computed = [], None
     for group, count, value, at in rows:
         groups_out.append({"group": group, "customers": int(count), "historical_value": from_minor(int(value or 0))})
@@ -283,8 +365,9 @@ async def rfm_summary(session: AsyncSession) -> tuple[list[dict[str, Any]], date
     return groups_out, computed
 
 
-async def score_page(session: AsyncSession, *, group: str | None, limit: int, cursor: str | None,
-                     by_value: bool = False) -> tuple[list[dict[str, Any]], str | None]:
+async def score_page(
+    session: AsyncSession, *, group: str | None, limit: int, cursor: str | None, by_value: bool = False
+) -> tuple[list[dict[str, Any]], str | None]:
     scores = CustomerScore.__table__
     statement = sa.select(scores)
     if group:
@@ -293,8 +376,9 @@ async def score_page(session: AsyncSession, *, group: str | None, limit: int, cu
     if cursor:
         values = decode_cursor(cursor)
         last_id, value = values.get("id"), values.get("v")
-        if not isinstance(last_id, str) or (by_value and (not isinstance(value, int) or isinstance(value, bool)
-                                                          or not -(2**63) <= value < 2**63)):
+        if not isinstance(last_id, str) or (
+            by_value and (not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63)
+        ):
             raise Unprocessable("the cursor is not one this API issued", field="cursor")
         if by_value:
             statement = statement.where(sa.or_(key < value, sa.and_(key == value, scores.c.customer_id > last_id)))
@@ -306,9 +390,12 @@ async def score_page(session: AsyncSession, *, group: str | None, limit: int, cu
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor({"id": last.customer_id, **({"v": last.predicted_value_12m if
-                                                                  last.predicted_value_12m is not None else -1}
-                                                                 if by_value else {})})
+        next_cursor = encode_cursor(
+            {
+                "id": last.customer_id,
+                **({"v": last.predicted_value_12m if last.predicted_value_12m is not None else -1} if by_value else {}),
+            }
+        )
     return [score_out(r) for r in rows], next_cursor
 
 
@@ -317,8 +404,9 @@ async def clv_model(session: AsyncSession) -> tuple[dict[str, float] | None, dat
     return (json.loads(row.params), row.fitted_at) if row else (None, None)
 
 
-async def trends(session: AsyncSession, *, granularity: str, segment: str | None,
-                 category: str | None) -> dict[str, Any]:
+async def trends(
+    session: AsyncSession, *, granularity: str, segment: str | None, category: str | None
+) -> dict[str, Any]:
     demand = SegmentDemand.__table__
     statement = sa.select(demand).where(demand.c.granularity == granularity, demand.c.segment != "")
     if segment:
@@ -341,14 +429,33 @@ async def trends(session: AsyncSession, *, granularity: str, segment: str | None
     computed = None
     for t in tests:
         by_series[(t.segment, t.category)][t.measure].append(
-            {"method": t.method, "direction": t.direction, "statistic": t.statistic, "sen_slope": t.sen_slope,
-             "p_value": t.p_value, "adjusted_p_value": t.adjusted_p_value, "relative_change": t.relative_change,
-             "change_period": t.change_period})
+            {
+                "method": t.method,
+                "direction": t.direction,
+                "statistic": t.statistic,
+                "sen_slope": t.sen_slope,
+                "p_value": t.p_value,
+                "adjusted_p_value": t.adjusted_p_value,
+                "relative_change": t.relative_change,
+                "change_period": t.change_period,
+            }
+        )
         computed = t.computed_at
-    return {"granularity": granularity, "periods": axis, "computed_at": computed,
-            "series": [{"segment": s, "category": c, "quantity": v["quantity"],
-                        "net_revenue": [from_minor(n) for n in v["net"]], "tests": dict(by_series.get((s, c), {}))}
-                       for (s, c), v in sorted(series.items())]}
+    return {
+        "granularity": granularity,
+        "periods": axis,
+        "computed_at": computed,
+        "series": [
+            {
+                "segment": s,
+                "category": c,
+                "quantity": v["quantity"],
+                "net_revenue": [from_minor(n) for n in v["net"]],
+                "tests": dict(by_series.get((s, c), {})),
+            }
+            for (s, c), v in sorted(series.items())
+        ],
+    }
 
 
 async def detected_page(session: AsyncSession, *, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
@@ -363,10 +470,12 @@ async def detected_page(session: AsyncSession, *, limit: int, cursor: str | None
                 raise ValueError
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise Unprocessable("the cursor is not one this API issued", field="cursor") from exc
-        statement = statement.where(sa.or_(table.c.first_seen_at < at,
-                                           sa.and_(table.c.first_seen_at == at, table.c.trend_id > last)))
-    rows = list(await session.execute(statement.order_by(table.c.first_seen_at.desc(), table.c.trend_id)
-                                      .limit(limit + 1)))
+        statement = statement.where(
+            sa.or_(table.c.first_seen_at < at, sa.and_(table.c.first_seen_at == at, table.c.trend_id > last))
+        )
+    rows = list(
+        await session.execute(statement.order_by(table.c.first_seen_at.desc(), table.c.trend_id).limit(limit + 1))
+    )
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -394,9 +503,11 @@ async def cases(session: AsyncSession, *, period_from: str | None, period_to: st
     return list(out.values())
 
 
-LEADERBOARD_RULE = ("live: weighted points = sum of line net x the product's weight in force when the sale was paid "
-                    "(1 without one), returns and cancellations subtracted; ranked by points, then net sales, then "
-                    "employee id. Incentives' closed periods are authoritative.")
+LEADERBOARD_RULE = (
+    "live: weighted points = sum of line net x the product's weight in force when the sale was paid "
+    "(1 without one), returns and cancellations subtracted; ranked by points, then net sales, then "
+    "employee id. Incentives' closed periods are authoritative."
+)
 
 
 async def leaderboard(session: AsyncSession, *, settings: AnalyticsSettings) -> dict[str, Any]:
@@ -407,11 +518,15 @@ async def leaderboard(session: AsyncSession, *, settings: AnalyticsSettings) -> 
     products = {r.product_id for r in rows}
     weights: dict[str, list[Any]] = defaultdict(list)
     if products:
-        for w in await session.execute(sa.select(weights_table).where(weights_table.c.product_id.in_(products))
-                                       .order_by(weights_table.c.effective_at)):
+        for w in await session.execute(
+            sa.select(weights_table)
+            .where(weights_table.c.product_id.in_(products))
+            .order_by(weights_table.c.effective_at)
+        ):
             weights[w.product_id].append(w)
-    totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: {"net": Decimal(0), "points": Decimal(0),
-                                                                 "loco": Decimal(0)})
+    totals: dict[str, dict[str, Decimal]] = defaultdict(
+        lambda: {"net": Decimal(0), "points": Decimal(0), "loco": Decimal(0)}
+    )
     for r in rows:
         weight, locomotive = Decimal(1), False
         for w in weights.get(r.product_id, []):
@@ -430,12 +545,35 @@ async def leaderboard(session: AsyncSession, *, settings: AnalyticsSettings) -> 
     last_closed = (await session.execute(sa.select(sa.func.max(results.c.period)))).scalar_one_or_none()
     closed = []
     if last_closed:
-        closed = [{"rank": r.rank, "employee_id": r.employee_id, "name": names.get(r.employee_id),
-                   "net_sales": r.net_sales, "weighted_points": r.weighted_points, "bonus": r.bonus}
-                  for r in await session.execute(sa.select(results).where(results.c.period == last_closed)
-                                                 .order_by(sa.func.coalesce(results.c.rank, 10**6), results.c.employee_id))]
-    return {"period": period, "rule": LEADERBOARD_RULE, "last_closed_period": last_closed, "last_closed": closed,
-            "leaders": [{"rank": i + 1, "employee_id": e, "name": names.get(e),
-                         "net_sales": v["net"].quantize(Decimal("0.01")),
-                         "weighted_points": v["points"].quantize(Decimal("0.01")),
-                         "locomotive_sales": v["loco"].quantize(Decimal("0.01"))} for i, (e, v) in enumerate(ranked)]}
+        closed = [
+            {
+                "rank": r.rank,
+                "employee_id": r.employee_id,
+                "name": names.get(r.employee_id),
+                "net_sales": r.net_sales,
+                "weighted_points": r.weighted_points,
+                "bonus": r.bonus,
+            }
+            for r in await session.execute(
+                sa.select(results)
+                .where(results.c.period == last_closed)
+                .order_by(sa.func.coalesce(results.c.rank, 10**6), results.c.employee_id)
+            )
+        ]
+    return {
+        "period": period,
+        "rule": LEADERBOARD_RULE,
+        "last_closed_period": last_closed,
+        "last_closed": closed,
+        "leaders": [
+            {
+                "rank": i + 1,
+                "employee_id": e,
+                "name": names.get(e),
+                "net_sales": v["net"].quantize(Decimal("0.01")),
+                "weighted_points": v["points"].quantize(Decimal("0.01")),
+                "locomotive_sales": v["loco"].quantize(Decimal("0.01")),
+            }
+            for i, (e, v) in enumerate(ranked)
+        ],
+    }

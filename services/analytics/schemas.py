@@ -14,8 +14,21 @@ from shared.http.inputs import Input
 
 Money = DecimalString
 Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
-SortMeasure = Literal["net_contribution", "revenue", "cost_of_goods", "gross_margin", "discounts", "compensation",
-                      "cost_to_serve", "sales_net", "returns_net", "orders", "returns", "aov", "returns_rate"]
+SortMeasure = Literal[
+    "net_contribution",
+    "revenue",
+    "cost_of_goods",
+    "gross_margin",
+    "discounts",
+    "compensation",
+    "cost_to_serve",
+    "sales_net",
+    "returns_net",
+    "orders",
+    "returns",
+    "aov",
+    "returns_rate",
+]
 Activity = Literal[ACTIVITIES]  # type: ignore[valid-type]
 
 

@@ -114,8 +114,12 @@ def score_customers(snapshot: Snapshot) -> tuple[list[Score], dict[str, float] |
         try:
             gg = clv.fit_gamma_gamma(summary.x, repeat_values)
             positive = repeat_values[(summary.x > 0) & (repeat_values > 0)]
-            average = clv.expected_average_value(gg, summary.x, np.maximum(repeat_values, 1e-9),
-                                                 population_mean=float(positive.mean()) if positive.size else None)
+            average = clv.expected_average_value(
+                gg,
+                summary.x,
+                np.maximum(repeat_values, 1e-9),
+                population_mean=float(positive.mean()) if positive.size else None,
+            )
             model.update(p=gg.p, q=gg.q, gamma=gg.gamma)
         except clv.FitError:
             average = None
@@ -128,12 +132,24 @@ def score_customers(snapshot: Snapshot) -> tuple[list[Score], dict[str, float] |
         p = _finite(alive[i]) if alive is not None else None
         e = _finite(expected[i]) if expected is not None else None
         v = _finite(average[i]) if average is not None else None
-        scores.append(Score(
-            customer_id=account, recency_days=int(recency[i]), frequency=int(frequency[i]), monetary=int(monetary[i]),
-            r=s.recency, f=s.frequency, m=s.monetary, group=s.group, repeat_purchases=int(summary.x[i]),
-            p_alive=p, expected_purchases_12m=e, expected_order_value=round(v) if v is not None else None,
-            predicted_value_12m=round(e * v) if e is not None and v is not None else None,
-            historical_value=int(totals[account])))
+        scores.append(
+            Score(
+                customer_id=account,
+                recency_days=int(recency[i]),
+                frequency=int(frequency[i]),
+                monetary=int(monetary[i]),
+                r=s.recency,
+                f=s.frequency,
+                m=s.monetary,
+                group=s.group,
+                repeat_purchases=int(summary.x[i]),
+                p_alive=p,
+                expected_purchases_12m=e,
+                expected_order_value=round(v) if v is not None else None,
+                predicted_value_12m=round(e * v) if e is not None and v is not None else None,
+                historical_value=int(totals[account]),
+            )
+        )
     return scores, model
 
 
@@ -156,8 +172,9 @@ def detect_trends(snapshot: Snapshot) -> list[Trend]:
             for measure, value in (("quantity", c.quantity), ("net_revenue", c.net / 100)):
                 series = grid.setdefault((c.segment, c.category, measure), np.zeros(len(axis)))
                 series[position[c.period]] += value
-        results = trends.detect(grid, period=SEASON_LENGTH[granularity], fdr=snapshot.fdr,
-                                min_relative_change=snapshot.min_relative_change)
+        results = trends.detect(
+            grid, period=SEASON_LENGTH[granularity], fdr=snapshot.fdr, min_relative_change=snapshot.min_relative_change
+        )
         for test in results:
             segment, category, measure = test.key  # type: ignore[misc]
             change = axis[test.change_index] if test.change_index is not None else None
@@ -168,5 +185,3 @@ def detect_trends(snapshot: Snapshot) -> list[Trend]:
 def compute(snapshot: Snapshot) -> Outcome:
     scores, model = score_customers(snapshot)
     return Outcome(scores=scores, model=model, trends=detect_trends(snapshot))
-
-

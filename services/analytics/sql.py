@@ -21,8 +21,15 @@ async def insert_once(session: AsyncSession, table: sa.Table, values: Mapping[st
     return (await session.execute(statement)).rowcount == 1
 
 
-async def add_rows(session: AsyncSession, table: sa.Table, rows: Sequence[Mapping[str, Any]], *,
-                   keys: Sequence[str], add: Sequence[str], keep: Mapping[str, Any] | None = None) -> None:
+async def add_rows(
+    session: AsyncSession,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    add: Sequence[str],
+    keep: Mapping[str, Any] | None = None,
+) -> None:
     """Upsert ``rows``: a new key is inserted as given, an existing one gets the ``add`` columns added.
 
     ``keep`` maps a column to a function ``(column, excluded) -> expression`` for other columns to

@@ -92,8 +92,12 @@ def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, *, initial: BgNbdParam
         return value if np.isfinite(value) else 1e300
 
     x0 = np.log([start.r, start.alpha, start.a, start.b])
-    result = minimize(negative_ll, x0, method="Nelder-Mead",
-                      options={"maxiter": 20_000, "xatol": 1e-7, "fatol": 1e-9, "adaptive": True})
+    result = minimize(
+        negative_ll,
+        x0,
+        method="Nelder-Mead",
+        options={"maxiter": 20_000, "xatol": 1e-7, "fatol": 1e-9, "adaptive": True},
+    )
     # A second, gradient-based pass polishes the simplex's answer.
     polished = minimize(negative_ll, result.x, method="L-BFGS-B")
     best = polished if polished.fun <= result.fun else result
@@ -130,8 +134,15 @@ def gamma_gamma_log_likelihood(params: GammaGammaParams, x: ArrayLike, m: ArrayL
     """Log-likelihood of each customer's mean repeat value ``m`` over ``x`` repeat purchases."""
     x_, m_ = _arrays(x, m)
     p, q, g = params.p, params.q, params.gamma
-    return (gammaln(p * x_ + q) - gammaln(p * x_) - gammaln(q) + q * np.log(g) + (p * x_ - 1) * np.log(m_)
-            + p * x_ * np.log(x_) - (p * x_ + q) * np.log(g + m_ * x_))
+    return (
+        gammaln(p * x_ + q)
+        - gammaln(p * x_)
+        - gammaln(q)
+        + q * np.log(g)
+        + (p * x_ - 1) * np.log(m_)
+        + p * x_ * np.log(x_)
+        - (p * x_ + q) * np.log(g + m_ * x_)
+    )
 
 
 def fit_gamma_gamma(x: ArrayLike, m: ArrayLike) -> GammaGammaParams:
@@ -148,8 +159,12 @@ def fit_gamma_gamma(x: ArrayLike, m: ArrayLike) -> GammaGammaParams:
         return value if np.isfinite(value) else 1e300
 
     x0 = np.log([1.0, 1.0, max(float(np.mean(m_)), 1.0)])
-    result = minimize(negative_ll, x0, method="Nelder-Mead",
-                      options={"maxiter": 20_000, "xatol": 1e-7, "fatol": 1e-9, "adaptive": True})
+    result = minimize(
+        negative_ll,
+        x0,
+        method="Nelder-Mead",
+        options={"maxiter": 20_000, "xatol": 1e-7, "fatol": 1e-9, "adaptive": True},
+    )
     polished = minimize(negative_ll, result.x, method="L-BFGS-B")
     best = polished if polished.fun <= result.fun else result
     if not np.all(np.isfinite(best.x)) or best.fun >= 1e299:
@@ -158,8 +173,9 @@ def fit_gamma_gamma(x: ArrayLike, m: ArrayLike) -> GammaGammaParams:
     return GammaGammaParams(p=p, q=q, gamma=g)
 
 
-def expected_average_value(params: GammaGammaParams, x: ArrayLike, m: ArrayLike,
-                           population_mean: float | None = None) -> FloatArray:
+def expected_average_value(
+    params: GammaGammaParams, x: ArrayLike, m: ArrayLike, population_mean: float | None = None
+) -> FloatArray:
     """E[value of a purchase | x, m]: the customer's mean shrunk towards the population's.
 
     For customers without repeat purchases (x = 0) the population mean ``p gamma / (q - 1)`` is used
@@ -188,14 +204,25 @@ class Backtest:
         return 100.0 * (self.predicted_total - self.actual_total) / self.actual_total if self.actual_total else 0.0
 
 
-def backtest(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, holdout_actual: ArrayLike, holdout_length: float,
-             params: BgNbdParams | None = None) -> Backtest:
+def backtest(
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    holdout_actual: ArrayLike,
+    holdout_length: float,
+    params: BgNbdParams | None = None,
+) -> Backtest:
     """Fit on the calibration data (or use ``params``) and compare predicted holdout purchases with the actual."""
     params = params or fit_bgnbd(x, t_x, T)
     predicted = expected_purchases(params, holdout_length, x, t_x, T)
     actual = np.asarray(holdout_actual, dtype=np.float64)
-    return Backtest(params=params, customers=int(actual.size), actual_total=float(actual.sum()),
-                    predicted_total=float(predicted.sum()), mae=float(np.mean(np.abs(predicted - actual))))
+    return Backtest(
+        params=params,
+        customers=int(actual.size),
+        actual_total=float(actual.sum()),
+        predicted_total=float(predicted.sum()),
+        mae=float(np.mean(np.abs(predicted - actual))),
+    )
 
 
 @dataclass(frozen=True)
@@ -208,8 +235,9 @@ class Summary:
     mean_repeat_value: FloatArray
 
 
-def summarise(purchases: dict[str, list[tuple[float, float]]], *, as_of_day: float,
-              unit_days: float = 7.0) -> tuple[list[str], Summary]:
+def summarise(
+    purchases: dict[str, list[tuple[float, float]]], *, as_of_day: float, unit_days: float = 7.0
+) -> tuple[list[str], Summary]:
     """Per customer (in ``purchases``' order) x, t_x, T in units of ``unit_days`` and the mean repeat value.
 
     ``purchases`` maps a customer to (day, value) pairs; purchases on one day are one transaction

@@ -83,8 +83,7 @@ def _seasonal_kendall(key: Hashable, y: np.ndarray, period: int) -> _Raw:
         return _Raw(key, "seasonal_kendall", 0.0, 0.0, 1.0, 0.0, None)
     result = mk.seasonal_test(y, period=period)
     slope = float(result.slope)
-    return _Raw(key, "seasonal_kendall", float(result.z), slope, float(result.p),
-                abs(slope) * period / _level(y), None)
+    return _Raw(key, "seasonal_kendall", float(result.z), slope, float(result.p), abs(slope) * period / _level(y), None)
 
 
 def _level_shift(key: Hashable, y: np.ndarray, period: int, slope: float) -> _Raw:
@@ -99,8 +98,15 @@ def _level_shift(key: Hashable, y: np.ndarray, period: int, slope: float) -> _Ra
     return _Raw(key, "level_shift", math.copysign(k, step) if step else k, slope, p, abs(step) / _level(y), index)
 
 
-def detect(grid: Mapping[Hashable, Sequence[float]], *, period: int, fdr: float = 0.05, min_cycles: int = 2,
-           min_relative_change: float = 0.05, methods: Sequence[Method] = METHODS) -> list[TrendTest]:
+def detect(
+    grid: Mapping[Hashable, Sequence[float]],
+    *,
+    period: int,
+    fdr: float = 0.05,
+    min_cycles: int = 2,
+    min_relative_change: float = 0.05,
+    methods: Sequence[Method] = METHODS,
+) -> list[TrendTest]:
     """Every series' tests, with Benjamini-Hochberg adjusted p-values over the whole grid."""
     raws: list[_Raw] = []
     short: list[TrendTest] = []
@@ -123,6 +129,17 @@ def detect(grid: Mapping[Hashable, Sequence[float]], *, period: int, fdr: float 
         direction: Direction = "stable"
         if adj < fdr and material:
             direction = "emerging" if raw.statistic > 0 else "declining"
-        tests.append(TrendTest(raw.key, raw.method, direction, raw.statistic, raw.slope, raw.p, float(adj),
-                               raw.relative_change, raw.change_index))
+        tests.append(
+            TrendTest(
+                raw.key,
+                raw.method,
+                direction,
+                raw.statistic,
+                raw.slope,
+                raw.p,
+                float(adj),
+                raw.relative_change,
+                raw.change_index,
+            )
+        )
     return tests + short

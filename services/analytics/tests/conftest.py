@@ -25,7 +25,7 @@ from shared.bus.kafka import ensure_topics
 from shared.bus.tables import InboxMessage
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import dead_letter_topic, service_topic
-from shared.testing.apps import app_client, bearer
+from shared.testing.apps import bearer
 from shared.testing.events import EventLog, recorded
 
 TOPICS = [service_topic(s) for s in ("customers", "orders", "feedback", "incentives", "analytics")]
@@ -42,10 +42,16 @@ def unique(prefix: str = "x") -> str:
 
 
 def settings_for(database_url: str, kafka_bootstrap: str, **overrides: Any) -> AnalyticsSettings:
-    values: dict[str, Any] = {"database_url": database_url, "kafka_bootstrap": kafka_bootstrap,
-                              "relay_idle_seconds": 0.2, "consumer_backoff_seconds": 0.1,
-                              "detection_debounce_seconds": 0.0, "detection_poll_seconds": 0.3,
-                              "detection_enabled": False, **overrides}
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "kafka_bootstrap": kafka_bootstrap,
+        "relay_idle_seconds": 0.2,
+        "consumer_backoff_seconds": 0.1,
+        "detection_debounce_seconds": 0.0,
+        "detection_poll_seconds": 0.3,
+        "detection_enabled": False,
+        **overrides,
+    }
     return AnalyticsSettings(**values)
 
 
@@ -85,10 +91,12 @@ async def analytics_log(topics: str) -> AsyncIterator[EventLog]:
 async def publish(producer: AIOKafkaProducer, envelopes: Iterable[EventEnvelope]) -> None:
     """Send each envelope to its producer's topic, keyed as the services key them, in the given order."""
     for envelope in envelopes:
-        await producer.send_and_wait(service_topic(envelope.producer), envelope.to_bytes(),
-                                     key=envelope.key.encode(),
-                                     headers=[("event-type", envelope.type.encode()),
-                                              ("event-id", str(envelope.event_id).encode())])
+        await producer.send_and_wait(
+            service_topic(envelope.producer),
+            envelope.to_bytes(),
+            key=envelope.key.encode(),
+            headers=[("event-type", envelope.type.encode()), ("event-id", str(envelope.event_id).encode())],
+        )
 
 
 async def applied(app: FastAPI, envelopes: Iterable[EventEnvelope], timeout: float = 60.0) -> None:
@@ -98,8 +106,9 @@ async def applied(app: FastAPI, envelopes: Iterable[EventEnvelope], timeout: flo
     deadline = time.monotonic() + timeout
     while True:
         async with app.state.runtime.db.transaction() as session:
-            done = set((await session.execute(sa.select(inbox.c.event_id).where(inbox.c.event_id.in_(wanted))))
-                       .scalars())
+            done = set(
+                (await session.execute(sa.select(inbox.c.event_id).where(inbox.c.event_id.in_(wanted)))).scalars()
+            )
         if done >= wanted:
             return
         if time.monotonic() > deadline:

@@ -35,15 +35,17 @@ def at(month: int, day: int) -> datetime:
 
 def scenario(a: str, b_id: str, d: str, tag: str) -> list[EventEnvelope]:
     paper, writing = f"paper-{tag}", f"pen-{tag}"
-    o1 = [b.line(1, product_id=paper, category="paper", quantity=10, price="50000", cost="30000",
-                 discount_percent="5"),
-          b.line(2, product_id=writing, category="writing", quantity=4, price="12500", cost="7000",
-                 discount_percent="5")]
+    o1 = [
+        b.line(1, product_id=paper, category="paper", quantity=10, price="50000", cost="30000", discount_percent="5"),
+        b.line(2, product_id=writing, category="writing", quantity=4, price="12500", cost="7000", discount_percent="5"),
+    ]
     o2 = [b.line(1, product_id=paper, category="paper", quantity=1, price="50000", cost="30000", discount_percent="5")]
-    od = [b.line(1, product_id=writing, category="writing", quantity=8, price="12500", cost="7500",
-                 discount_percent="0")]
-    ob = [b.line(1, product_id=writing, category="writing", quantity=2, price="12500", cost="7000",
-                 discount_percent="0")]
+    od = [
+        b.line(1, product_id=writing, category="writing", quantity=8, price="12500", cost="7500", discount_percent="0")
+    ]
+    ob = [
+        b.line(1, product_id=writing, category="writing", quantity=2, price="12500", cost="7000", discount_percent="0")
+    ]
     case_id = f"case-{tag}"
     return [
         b.registered(a, segment="wholesale", manager_id="emp-1", at=at(1, 5)),
@@ -69,21 +71,43 @@ def scenario(a: str, b_id: str, d: str, tag: str) -> list[EventEnvelope]:
 
 
 EXPECTED_A = {
-    "revenue": Decimal("427500.00"), "cost_of_goods": Decimal("268000.00"), "gross_margin": Decimal("159500.00"),
-    "discounts": Decimal("22500.00"), "compensation": Decimal("25000.50"), "cost_to_serve": Decimal("285500.00"),
-    "net_contribution": Decimal("-151000.50"), "sales_net": Decimal("522500.00"), "returns_net": Decimal("95000.00"),
-    "orders": 1, "returns": 1, "aov": Decimal("522500.00"), "returns_rate": 0.181818,
+    "revenue": Decimal("427500.00"),
+    "cost_of_goods": Decimal("268000.00"),
+    "gross_margin": Decimal("159500.00"),
+    "discounts": Decimal("22500.00"),
+    "compensation": Decimal("25000.50"),
+    "cost_to_serve": Decimal("285500.00"),
+    "net_contribution": Decimal("-151000.50"),
+    "sales_net": Decimal("522500.00"),
+    "returns_net": Decimal("95000.00"),
+    "orders": 1,
+    "returns": 1,
+    "aov": Decimal("522500.00"),
+    "returns_rate": 0.181818,
 }
 EXPECTED_A_MONTHS = {
-    "2026-03": {"revenue": Decimal("522500.00"), "gross_margin": Decimal("194500.00"),
-                "cost_to_serve": Decimal("180000.00"), "net_contribution": Decimal("14500.00")},
-    "2026-04": {"revenue": Decimal("-95000.00"), "gross_margin": Decimal("-35000.00"),
-                "compensation": Decimal("25000.50"), "cost_to_serve": Decimal("105500.00"),
-                "net_contribution": Decimal("-165500.50")},
+    "2026-03": {
+        "revenue": Decimal("522500.00"),
+        "gross_margin": Decimal("194500.00"),
+        "cost_to_serve": Decimal("180000.00"),
+        "net_contribution": Decimal("14500.00"),
+    },
+    "2026-04": {
+        "revenue": Decimal("-95000.00"),
+        "gross_margin": Decimal("-35000.00"),
+        "compensation": Decimal("25000.50"),
+        "cost_to_serve": Decimal("105500.00"),
+        "net_contribution": Decimal("-165500.50"),
+    },
 }
-EXPECTED_B = {"revenue": Decimal("125000.00"), "cost_of_goods": Decimal("74000.00"),
-              "gross_margin": Decimal("51000.00"), "orders": 2, "cost_to_serve": Decimal("0.00"),
-              "net_contribution": Decimal("51000.00")}
+EXPECTED_B = {
+    "revenue": Decimal("125000.00"),
+    "cost_of_goods": Decimal("74000.00"),
+    "gross_margin": Decimal("51000.00"),
+    "orders": 2,
+    "cost_to_serve": Decimal("0.00"),
+    "net_contribution": Decimal("51000.00"),
+}
 
 
 def figures(body: dict, keys: dict) -> dict:

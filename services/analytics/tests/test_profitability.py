@@ -29,9 +29,13 @@ async def check(client: httpx.AsyncClient, a: str, b: str, d: str) -> None:
     for month, expected in EXPECTED_A_MONTHS.items():
         assert figures(months[month], expected) == expected
     costs = {c["activity"]: (c["count"], Decimal(c["cost"])) for c in body["cost_to_serve_by_activity"]}
-    assert costs == {"interaction.phone": (2, Decimal("30000.00")), "interaction.email": (1, Decimal("5000.00")),
-                     "consultation": (1, Decimal("150000.00")), "announcement.email": (1, Decimal("500.00")),
-                     "case.complaint": (1, Decimal("100000.00"))}
+    assert costs == {
+        "interaction.phone": (2, Decimal("30000.00")),
+        "interaction.email": (1, Decimal("5000.00")),
+        "consultation": (1, Decimal("150000.00")),
+        "announcement.email": (1, Decimal("500.00")),
+        "case.complaint": (1, Decimal("100000.00")),
+    }
     assert body["segment"] == "wholesale" and body["manager_id"] == "emp-1"
     survivor = await detail(client, b)
     assert figures(survivor, EXPECTED_B) == EXPECTED_B
@@ -40,8 +44,7 @@ async def check(client: httpx.AsyncClient, a: str, b: str, d: str) -> None:
     assert via_duplicate["status"] == "merged" and figures(via_duplicate, EXPECTED_B) == EXPECTED_B
 
 
-async def test_figures_in_order_are_exact(app: FastAPI, client: httpx.AsyncClient,
-                                          producer: AIOKafkaProducer) -> None:
+async def test_figures_in_order_are_exact(app: FastAPI, client: httpx.AsyncClient, producer: AIOKafkaProducer) -> None:
     a, b, d = unique("ca-"), unique("cb-"), unique("cd-")
     events = scenario(a, b, d, unique())
     await publish(producer, events)

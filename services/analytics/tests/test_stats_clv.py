@@ -81,8 +81,10 @@ def test_p_alive_and_expected_purchases_behave() -> None:
     assert clv.p_alive(params, [0], [0], [30])[0] == 1.0
     recent, stale = clv.p_alive(params, [5, 5], [29, 5], [30, 30])
     assert recent > 0.8 > 0.3 > stale
-    short, long = clv.expected_purchases(params, 10, [3, 3], [20, 20], [30, 30]), \
-        clv.expected_purchases(params, 52, [3, 3], [20, 20], [30, 30])
+    short, long = (
+        clv.expected_purchases(params, 10, [3, 3], [20, 20], [30, 30]),
+        clv.expected_purchases(params, 52, [3, 3], [20, 20], [30, 30]),
+    )
     assert np.all(long > short) and np.all(short > 0)
 
 

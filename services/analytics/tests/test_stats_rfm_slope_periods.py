@@ -28,8 +28,9 @@ def test_every_cell_has_exactly_one_group() -> None:
 
 def test_a_frequent_buyer_who_stopped_is_at_risk() -> None:
     # recency days, frequency, monetary for ten customers; the last one bought often but long ago
-    scores = rfm.score([1, 2, 3, 4, 5, 6, 7, 8, 9, 400], [1, 1, 2, 2, 3, 3, 4, 4, 5, 30],
-                       [10, 10, 20, 20, 30, 30, 40, 40, 50, 900])
+    scores = rfm.score(
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 400], [1, 1, 2, 2, 3, 3, 4, 4, 5, 30], [10, 10, 20, 20, 30, 30, 40, 40, 50, 900]
+    )
     assert scores[-1].group == "at_risk"
     assert scores[0].recency == 5 and scores[0].group == "potential"
 

@@ -59,8 +59,16 @@ async def account_for(session: AsyncSession, customer_id: str, *, exclusive: boo
     current = customer_id
     seen = {current}
     for _ in range(MAX_CHAIN):
-        row = (await session.execute(lock(session, sa.select(dim.c.merged_into_id, dim.c.segment, dim.c.manager_id)
-                                                 .where(dim.c.customer_id == current)))).one_or_none()
+        row = (
+            await session.execute(
+                lock(
+                    session,
+                    sa.select(dim.c.merged_into_id, dim.c.segment, dim.c.manager_id).where(
+                        dim.c.customer_id == current
+                    ),
+                )
+            )
+        ).one_or_none()
         if row is None:
             await ensure_known(session, current)
             return Account(current, None, None)
@@ -87,31 +95,52 @@ async def _locked_dim(session: AsyncSession, customer_id: str) -> Any:
     return (await session.execute(for_update(session, sa.select(dim).where(dim.c.customer_id == customer_id)))).one()
 
 
-async def apply_snapshot(session: AsyncSession, *, customer_id: str, kind: str | None, segment: str | None,
-                         manager_id: str | None, status: str, revision: int | None, state_at: datetime,
-                         registered_at: datetime | None) -> None:
+async def apply_snapshot(
+    session: AsyncSession,
+    *,
+    customer_id: str,
+    kind: str | None,
+    segment: str | None,
+    manager_id: str | None,
+    status: str,
+    revision: int | None,
+    state_at: datetime,
+    registered_at: datetime | None,
+) -> None:
     """A registration or update: the newest state by revision (else instant) wins; merged/erased stay."""
     row = await _locked_dim(session, customer_id)
     if not _newer(row.revision, row.state_at, revision, state_at):
         return
     final = row.status in ("merged", "erased")
     manager_newer = _newer(row.manager_revision, row.state_at, revision, state_at)
-    values = {"kind": kind, "segment": segment, "status": row.status if final else status,
-              "revision": revision, "state_at": state_at, "registered_at": registered_at or row.registered_at}
+    values = {
+        "kind": kind,
+        "segment": segment,
+        "status": row.status if final else status,
+        "revision": revision,
+        "state_at": state_at,
+        "registered_at": registered_at or row.registered_at,
+    }
     if manager_newer:
         values.update(manager_id=manager_id, manager_revision=revision)
     await session.execute(sa.update(dim).where(dim.c.customer_id == customer_id).values(**values))
-    await _reattribute(session, customer_id, old=(row.segment, row.manager_id),
-                       new=(segment, manager_id if manager_newer else row.manager_id))
+    await _reattribute(
+        session,
+        customer_id,
+        old=(row.segment, row.manager_id),
+        new=(segment, manager_id if manager_newer else row.manager_id),
+    )
 
 
-async def apply_manager(session: AsyncSession, *, customer_id: str, manager_id: str, revision: int | None,
-                        assigned_at: datetime) -> None:
+async def apply_manager(
+    session: AsyncSession, *, customer_id: str, manager_id: str, revision: int | None, assigned_at: datetime
+) -> None:
     row = await _locked_dim(session, customer_id)
     if not _newer(row.manager_revision, row.state_at if row.manager_revision is None else None, revision, assigned_at):
         return
-    await session.execute(sa.update(dim).where(dim.c.customer_id == customer_id)
-                          .values(manager_id=manager_id, manager_revision=revision))
+    await session.execute(
+        sa.update(dim).where(dim.c.customer_id == customer_id).values(manager_id=manager_id, manager_revision=revision)
+    )
     await _reattribute(session, customer_id, old=(row.segment, row.manager_id), new=(row.segment, manager_id))
 
 
@@ -132,8 +161,9 @@ async def apply_merge(session: AsyncSession, *, merged_id: str, survivor_id: str
     if target.customer_id == merged_id:
         return  # a cycle would lose the figures: keep them where they are
     status = "erased" if row.status == "erased" else "merged"
-    await session.execute(sa.update(dim).where(dim.c.customer_id == merged_id)
-                          .values(status=status, merged_into_id=survivor_id))
+    await session.execute(
+        sa.update(dim).where(dim.c.customer_id == merged_id).values(status=status, merged_into_id=survivor_id)
+    )
     await _move_account(session, source=merged_id, target=target)
 
 
@@ -146,25 +176,29 @@ async def _rows(session: AsyncSession, table: sa.Table, customer_id: str) -> lis
     return [dict(r._mapping) for r in result]
 
 
-async def _reattribute(session: AsyncSession, customer_id: str, *, old: tuple[str | None, str | None],
-                       new: tuple[str | None, str | None]) -> None:
+async def _reattribute(
+    session: AsyncSession, customer_id: str, *, old: tuple[str | None, str | None], new: tuple[str | None, str | None]
+) -> None:
     """Move a customer's months (and demand) between segment and manager rollups."""
     (old_segment, old_manager), (new_segment, new_manager) = old, new
     if (old_segment or "") == (new_segment or "") and (old_manager or "") == (new_manager or ""):
         return
-    updated = await session.execute(sa.update(profit).where(profit.c.customer_id == customer_id)
-                                    .values(segment=new_segment, manager_id=new_manager))
+    updated = await session.execute(
+        sa.update(profit).where(profit.c.customer_id == customer_id).values(segment=new_segment, manager_id=new_manager)
+    )
     if updated.rowcount == 0:
         return  # no figures yet: the first fact attributes them as the row then says
     month_rows = await _rows(session, months, customer_id)
-    await _move_rollups(session, month_rows, (old_segment or "", old_manager or ""),
-                        (new_segment or "", new_manager or ""))
+    await _move_rollups(
+        session, month_rows, (old_segment or "", old_manager or ""), (new_segment or "", new_manager or "")
+    )
     if (old_segment or "") != (new_segment or ""):
         await _move_demand(session, await _rows(session, demand, customer_id), old_segment or "", new_segment or "")
 
 
-async def _move_rollups(session: AsyncSession, month_rows: list[dict[str, Any]], old: tuple[str, str],
-                        new: tuple[str, str]) -> None:
+async def _move_rollups(
+    session: AsyncSession, month_rows: list[dict[str, Any]], old: tuple[str, str], new: tuple[str, str]
+) -> None:
     for table, key, index in ((SegmentMonth.__table__, "segment", 0), (ManagerMonth.__table__, "manager_id", 1)):
         if old[index] == new[index]:
             continue
@@ -179,38 +213,81 @@ async def _move_rollups(session: AsyncSession, month_rows: list[dict[str, Any]],
 
 async def _move_demand(session: AsyncSession, demand_rows: list[dict[str, Any]], old: str, new: str) -> None:
     keys = ["segment", "category", "granularity", "period"]
-    out = [{"segment": old, "category": r["category"], "granularity": r["granularity"], "period": r["period"],
-            "quantity": -r["quantity"], "net": -r["net"]} for r in demand_rows]
+    out = [
+        {
+            "segment": old,
+            "category": r["category"],
+            "granularity": r["granularity"],
+            "period": r["period"],
+            "quantity": -r["quantity"],
+            "net": -r["net"],
+        }
+        for r in demand_rows
+    ]
     into = [{**row, "segment": new, "quantity": -row["quantity"], "net": -row["net"]} for row in out]
     await add_rows(session, segment_demand, out, keys=keys, add=["quantity", "net"])
     await add_rows(session, segment_demand, into, keys=keys, add=["quantity", "net"])
 
 
 async def _move_account(session: AsyncSession, *, source: str, target: Account) -> None:
-    source_profit = (await session.execute(for_update(session, sa.select(profit)
-                                                      .where(profit.c.customer_id == source)))).one_or_none()
+    source_profit = (
+        await session.execute(for_update(session, sa.select(profit).where(profit.c.customer_id == source)))
+    ).one_or_none()
     if source_profit is not None:
         values = {m: getattr(source_profit, m) for m in MEASURES}
-        await add_rows(session, profit, [{"customer_id": target.customer_id, "segment": target.segment,
-                                          "manager_id": target.manager_id, **values,
-                                          "first_purchase_at": source_profit.first_purchase_at,
-                                          "last_purchase_at": source_profit.last_purchase_at}],
-                       keys=["customer_id"], add=MEASURES,
-                       keep={"first_purchase_at": earliest, "last_purchase_at": latest})
+        await add_rows(
+            session,
+            profit,
+            [
+                {
+                    "customer_id": target.customer_id,
+                    "segment": target.segment,
+                    "manager_id": target.manager_id,
+                    **values,
+                    "first_purchase_at": source_profit.first_purchase_at,
+                    "last_purchase_at": source_profit.last_purchase_at,
+                }
+            ],
+            keys=["customer_id"],
+            add=MEASURES,
+            keep={"first_purchase_at": earliest, "last_purchase_at": latest},
+        )
         month_rows = await _rows(session, months, source)
-        await add_rows(session, months, [{**r, "customer_id": target.customer_id} for r in month_rows],
-                       keys=["customer_id", "month"], add=MEASURES)
-        await _move_rollups(session, month_rows, (source_profit.segment or "", source_profit.manager_id or ""),
-                            (target.segment or "", target.manager_id or ""))
+        await add_rows(
+            session,
+            months,
+            [{**r, "customer_id": target.customer_id} for r in month_rows],
+            keys=["customer_id", "month"],
+            add=MEASURES,
+        )
+        await _move_rollups(
+            session,
+            month_rows,
+            (source_profit.segment or "", source_profit.manager_id or ""),
+            (target.segment or "", target.manager_id or ""),
+        )
         demand_rows = await _rows(session, demand, source)
-        await add_rows(session, demand, [{**r, "customer_id": target.customer_id} for r in demand_rows],
-                       keys=["customer_id", "category", "granularity", "period"], add=["quantity", "net"])
+        await add_rows(
+            session,
+            demand,
+            [{**r, "customer_id": target.customer_id} for r in demand_rows],
+            keys=["customer_id", "category", "granularity", "period"],
+            add=["quantity", "net"],
+        )
         if (source_profit.segment or "") != (target.segment or ""):
             await _move_demand(session, demand_rows, source_profit.segment or "", target.segment or "")
         activity_rows = await _rows(session, activity, source)
-        await add_rows(session, activity, [{**r, "customer_id": target.customer_id} for r in activity_rows],
-                       keys=["customer_id", "month", "activity"], add=["count"])
+        await add_rows(
+            session,
+            activity,
+            [{**r, "customer_id": target.customer_id} for r in activity_rows],
+            keys=["customer_id", "month", "activity"],
+            add=["count"],
+        )
         for table in (months, demand, activity, profit):
             await session.execute(sa.delete(table).where(table.c.customer_id == source))
-    await session.execute(sa.update(OrderFact.__table__).where(OrderFact.__table__.c.account_id == source)
-                          .values(account_id=target.customer_id))
+    await session.execute(
+        sa.update(OrderFact.__table__)
+        .where(OrderFact.__table__.c.account_id == source)
+        .values(account_id=target.customer_id)
+    )

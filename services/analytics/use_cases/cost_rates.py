@@ -44,8 +44,9 @@ async def replace(session: AsyncSession, *, new_rates: dict[str, Decimal], actor
     changed = {a: to_minor(v) for a, v in new_rates.items() if rows[a].rate != to_minor(v)}
     now = utcnow()
     for name, rate in changed.items():
-        await session.execute(sa.update(rates).where(rates.c.activity == name)
-                              .values(rate=rate, updated_by=actor, updated_at=now))
+        await session.execute(
+            sa.update(rates).where(rates.c.activity == name).values(rate=rate, updated_by=actor, updated_at=now)
+        )
     if changed:
         await _reprice(session)
     return await current(session)
@@ -56,23 +57,30 @@ def _net(table: sa.Table) -> dict[str, sa.ColumnElement[int]]:
 
 
 async def _reprice(session: AsyncSession) -> None:
-    cost = (sa.select(sa.func.coalesce(sa.func.sum(activity.c.count * rates.c.rate), 0))
-            .select_from(activity.join(rates, rates.c.activity == activity.c.activity))
-            .where(activity.c.customer_id == months.c.customer_id, activity.c.month == months.c.month)
-            .scalar_subquery())
+    cost = (
+        sa.select(sa.func.coalesce(sa.func.sum(activity.c.count * rates.c.rate), 0))
+        .select_from(activity.join(rates, rates.c.activity == activity.c.activity))
+        .where(activity.c.customer_id == months.c.customer_id, activity.c.month == months.c.month)
+        .scalar_subquery()
+    )
     await session.execute(sa.update(months).values(cost_to_serve=cost))
     await session.execute(sa.update(months).values(**_net(months)))
 
-    per_customer = (sa.select(sa.func.coalesce(sa.func.sum(months.c.cost_to_serve), 0))
-                    .where(months.c.customer_id == profit.c.customer_id).scalar_subquery())
+    per_customer = (
+        sa.select(sa.func.coalesce(sa.func.sum(months.c.cost_to_serve), 0))
+        .where(months.c.customer_id == profit.c.customer_id)
+        .scalar_subquery()
+    )
     await session.execute(sa.update(profit).values(cost_to_serve=per_customer))
     await session.execute(sa.update(profit).values(**_net(profit)))
 
     for model, column in ((SegmentMonth, "segment"), (ManagerMonth, "manager_id")):
         table = model.__table__
-        rollup = (sa.select(sa.func.coalesce(sa.func.sum(months.c.cost_to_serve), 0))
-                  .select_from(months.join(profit, profit.c.customer_id == months.c.customer_id))
-                  .where(sa.func.coalesce(profit.c[column], "") == table.c[column], months.c.month == table.c.month)
-                  .scalar_subquery())
+        rollup = (
+            sa.select(sa.func.coalesce(sa.func.sum(months.c.cost_to_serve), 0))
+            .select_from(months.join(profit, profit.c.customer_id == months.c.customer_id))
+            .where(sa.func.coalesce(profit.c[column], "") == table.c[column], months.c.month == table.c.month)
+            .scalar_subquery()
+        )
         await session.execute(sa.update(table).values(cost_to_serve=rollup))
         await session.execute(sa.update(table).values(**_net(table)))
