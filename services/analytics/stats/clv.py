@@ -20,6 +20,7 @@ Predicted value of the next ``horizon`` = E[purchases in horizon] x E[value of a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -59,6 +60,20 @@ def _grouped(x: FloatArray, t_x: FloatArray, T: FloatArray) -> tuple[FloatArray,
     return unique[:, 0], unique[:, 1], unique[:, 2], counts.astype(np.float64)
 
 
+# Log-parameters are kept in [-15, 15]: degenerate data (perfectly regular buyers, say) put the maximum
+# on a boundary, where an unbounded search would wander for ever instead of stopping there.
+LOG_BOUNDS = (-15.0, 15.0)
+
+
+def _minimise(objective: Any, x0: FloatArray) -> Any:
+    """Bounded quasi-Newton on log-parameters, then a short bounded simplex polish; the better answer."""
+    bounds = [LOG_BOUNDS] * len(x0)
+    first = minimize(objective, x0, method="L-BFGS-B", bounds=bounds)
+    second = minimize(objective, first.x, method="Nelder-Mead", bounds=bounds,
+                      options={"maxiter": 2_000, "xatol": 1e-8, "fatol": 1e-10})
+    return second if second.fun <= first.fun else first
+
+
 def bgnbd_log_likelihood(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
     """The log-likelihood of each customer (FHL 2005, equation 6, in logs for numerical safety)."""
     x_, t_, T_ = _arrays(x, t_x, T)
@@ -91,16 +106,7 @@ def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, *, initial: BgNbdParam
         value = -float(np.sum(weights * ll))
         return value if np.isfinite(value) else 1e300
 
-    x0 = np.log([start.r, start.alpha, start.a, start.b])
-    result = minimize(
-        negative_ll,
-        x0,
-        method="Nelder-Mead",
-        options={"maxiter": 20_000, "xatol": 1e-7, "fatol": 1e-9, "adaptive": True},
-    )
-    # A second, gradient-based pass polishes the simplex's answer.
-    polished = minimize(negative_ll, result.x, method="L-BFGS-B")
-    best = polished if polished.fun <= result.fun else result
+    best = _minimise(negative_ll, np.log([start.r, start.alpha, start.a, start.b]))
     if not np.all(np.isfinite(best.x)) or best.fun >= 1e299:
         raise FitError("BG/NBD did not converge")
     r, alpha, a, b = (float(v) for v in np.exp(best.x))
@@ -158,15 +164,7 @@ def fit_gamma_gamma(x: ArrayLike, m: ArrayLike) -> GammaGammaParams:
         value = -float(np.sum(gamma_gamma_log_likelihood(GammaGammaParams(p, q, g), x_, m_)))
         return value if np.isfinite(value) else 1e300
 
-    x0 = np.log([1.0, 1.0, max(float(np.mean(m_)), 1.0)])
-    result = minimize(
-        negative_ll,
-        x0,
-        method="Nelder-Mead",
-        options={"maxiter": 20_000, "xatol": 1e-7, "fatol": 1e-9, "adaptive": True},
-    )
-    polished = minimize(negative_ll, result.x, method="L-BFGS-B")
-    best = polished if polished.fun <= result.fun else result
+    best = _minimise(negative_ll, np.log([1.0, 1.0, max(float(np.mean(m_)), 1.0)]))
     if not np.all(np.isfinite(best.x)) or best.fun >= 1e299:
         raise FitError("Gamma-Gamma did not converge")
     p, q, g = (float(v) for v in np.exp(best.x))

@@ -2,7 +2,8 @@
 
 Scores are quintiles of the population scored together (1 = worst fifth, 5 = best fifth): recency
 scores the *fewest* days since the last purchase highest; frequency and monetary the highest values.
-Ties share a score (each value gets the score of its first rank), so equal customers are never split.
+Ties share a score (the score of their mean rank), so equal customers are never split, and a crowd of
+equally recent customers scores high rather than at the bottom of its ranks.
 
 Groups use the recency score R and FM, the frequency and monetary scores' mean rounded half up:
 
@@ -56,17 +57,15 @@ def group_of(r: int, fm: int) -> RfmGroup:
 
 
 def quintiles(values: Sequence[float], *, higher_is_better: bool = True) -> list[int]:
-    """A 1-5 score per value by its rank in ``values``; ties get the score of their first rank."""
+    """A 1-5 score per value by its rank in ``values`` (0 = worst); ties get the score of their mean rank."""
     n = len(values)
     if n == 0:
         return []
     order = sorted(range(n), key=lambda i: values[i], reverse=not higher_is_better)
-    scores = [0] * n
-    first_rank_of: dict[float, int] = {}
+    ranks: dict[float, list[int]] = {}
     for rank, index in enumerate(order):
-        first = first_rank_of.setdefault(values[index], rank)
-        scores[index] = 1 + (5 * first) // n
-    return scores
+        ranks.setdefault(values[index], []).append(rank)
+    return [1 + int(5 * (sum(ranks[v]) / len(ranks[v])) // n) for v in values]
 
 
 def score(recency_days: Sequence[float], frequency: Sequence[float], monetary: Sequence[float]) -> list[RfmScore]:

@@ -1,4 +1,8 @@
-"""``pelanggan analytics rebuild``: dropping the read models and replaying every topic gives the same figures."""
+"""``pelanggan analytics rebuild``: dropping the read models and replaying every topic gives the same figures.
+
+On a broker of its own: a rebuild replays whole topics, and the session broker's topics hold every other
+test's events too.
+"""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ JAKARTA = ZoneInfo("Asia/Jakarta")
 def test_quintiles_of_ten_values_and_ties() -> None:
     assert rfm.quintiles(list(range(10))) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     assert rfm.quintiles(list(range(10)), higher_is_better=False) == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
-    assert rfm.quintiles([7, 7, 7, 7]) == [1, 1, 1, 1]  # equal customers are never split
+    assert rfm.quintiles([7, 7, 7, 7]) == [2, 2, 2, 2]  # equal customers are never split: their mean rank
+    assert rfm.quintiles([1, 5, 5, 5, 5, 5, 5, 5, 5, 5]) == [1] + [3] * 9  # a crowd at the top scores above the bottom
     assert rfm.quintiles([]) == []
 
 
