@@ -80,3 +80,36 @@ async def test_segment_and_manager_rollups_follow_the_customers(
     assert change("emp-1", "net_contribution") == EXPECTED_A["net_contribution"]
     assert change("emp-2", "revenue") == EXPECTED_B["revenue"]  # the duplicate's sale moved to B's manager
     assert change("emp-3", "revenue") == 0 if "emp-3" in after else True
+
+
+async def test_erasure_keeps_the_figures_and_no_personal_data_is_stored(
+    app: FastAPI, client: httpx.AsyncClient, producer: AIOKafkaProducer
+) -> None:
+    import sqlalchemy as sa
+
+    from services.analytics.tests import builders
+    from services.analytics.tests.scenario import at
+
+    a, b, d = unique("ca-"), unique("cb-"), unique("cd-")
+    events = scenario(a, b, d, unique())
+    events.append(builders.erased(a, at=at(5, 1)))
+    await publish(producer, events)
+    await applied(app, events)
+    body = await detail(client, a)
+    assert body["status"] == "erased" and figures(body, EXPECTED_A) == EXPECTED_A
+    # Analytics keeps ids, segments and figures only: the name, tags and free text of the events never land.
+    personal = ["PT Test", "called", "done"]  # the registered name, an interaction's outcome, a consultation's
+    hits = []
+    async with app.state.runtime.db.engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: {t: [col for col in sa.inspect(c).get_columns(t)]
+                                                for t in sa.inspect(c).get_table_names()})
+        for table, columns in tables.items():
+            if table in ("outbox", "inbox", "idempotency_key", "alembic_version"):
+                continue
+            for column in columns:
+                if isinstance(column["type"], sa.String | sa.Text):
+                    for text in personal:
+                        query = sa.text(f'SELECT count(*) FROM "{table}" WHERE "{column["name"]}" LIKE :t')
+                        if (await conn.execute(query, {"t": f"%{text}%"})).scalar_one():
+                            hits.append((table, column["name"], text))
+    assert hits == []
