@@ -158,6 +158,9 @@ def run(
     for spec in specs:
         table.add_row(spec.name, f"http://127.0.0.1:{spec.port}/docs", f"http://127.0.0.1:{spec.port}/readyz")
     console.print(table)
+    if any(spec.name == "analytics" for spec in specs):
+        console.print("dashboard: [bold]http://127.0.0.1:8005/dashboard[/bold] "
+                      "(paste a token from: pelanggan token --role analyst)")
     console.print("token for the docs' Authorize button: [bold]pelanggan token --role admin[/bold]")
     console.print("Ctrl-C stops everything.")
 
