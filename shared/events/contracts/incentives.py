@@ -34,6 +34,9 @@ class EmployeeSnapshot(EventContract):
     hired_on: date
     left_on: date | None
     active: bool
+    # The employee's change count (1 when hired, +1 under the row lock with every change):
+    # replicas keep the highest, whatever order the events reach them in.
+    revision: int | None = None
 
 
 @contract("incentives.employee.hired", 1)
@@ -83,6 +86,11 @@ class EmployeePeriodResult(BaseModel):
     fulfilment_percent: DecimalString | None
     bonus: DecimalString
     rank: int | None
+    # Optional additions: late figures of earlier closed periods counted here, and the quality measures.
+    adjustment_points: DecimalString | None = None
+    complaints: int | None = None
+    sla_breaches: int | None = None
+    csat_average: DecimalString | None = None
 
 
 @contract("incentives.period.closed", 1)
