@@ -37,7 +37,8 @@ from services.analytics.stats.rfm import GROUPS
 from services.analytics.use_cases import cost_rates
 from shared.http.app import DbDep
 from shared.http.auth import Principal, require_roles
-from shared.http.errors import PROBLEM_JSON, NotFound
+from shared.http.errors import NotFound
+from shared.http.openapi import problems
 from shared.http.pagination import PageParams, page_params
 
 router = APIRouter()
@@ -56,16 +57,6 @@ def settings_of(request: Request) -> AnalyticsSettings:
 
 
 SettingsDep = Annotated[AnalyticsSettings, Depends(settings_of)]
-
-
-def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        401: "Missing or invalid bearer token",
-        403: "The token's roles do not allow this",
-        404: "Not found",
-        422: "Invalid request",
-    }
-    return {code: {"description": descriptions[code], "content": {PROBLEM_JSON: {}}} for code in codes}
 
 
 READ = problems(401, 403, 422)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from services.analytics.activities import ACTIVITIES
 from shared.events.types import DecimalString
-from shared.http.inputs import Input
+from shared.http.inputs import Input, MoneyInput
 
 Money = DecimalString
 Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -208,16 +208,13 @@ class CostRatesPublic(BaseModel):
     rates: list[CostRatePublic]
 
 
-PlainAmount = Annotated[str, StringConstraints(pattern=r"^(0|[1-9]\d{0,15})(\.\d{1,2})?$")]
-
-
 class CostRatesUpdate(Input):
     """The unit cost of each named activity, as a plain decimal string (others stay as they are)."""
 
-    rates: dict[Activity, PlainAmount] = Field(min_length=1)
+    rates: dict[Activity, MoneyInput] = Field(min_length=1)
 
     def decimals(self) -> dict[str, Decimal]:
-        return {k: Decimal(v) for k, v in self.rates.items()}
+        return dict(self.rates)
 
 
 class CaseMonthPublic(BaseModel):
