@@ -1,4 +1,6 @@
-/* The managers' dashboard: reads this service's API with the bearer token given at sign-in. */
+/* The managers' dashboard: reads this service's API with the bearer token given at sign-in.
+   Every URL is relative, so the page works served directly (/dashboard) and behind the gateway
+   (/analytics/dashboard, the prefix stripped by nginx). */
 "use strict";
 
 const TOKEN_KEY = "pelanggan.analytics.token";
@@ -189,15 +191,15 @@ async function load() {
   show("");
   try {
     const [top, bottom, segs, trends, detected, cohortData, rfmData, caseData, board] = await Promise.all([
-      api("/profitability/customers?sort=net_contribution&order=desc&limit=10"),
-      api("/profitability/customers?sort=net_contribution&order=asc&limit=10"),
-      api("/profitability/segments"),
-      api("/trends?granularity=month"),
-      api("/trends/detected?limit=200"),
-      api("/cohorts?months=12"),
-      api("/rfm?limit=1"),
-      api("/cases/summary"),
-      api("/leaderboard"),
+      api("profitability/customers?sort=net_contribution&order=desc&limit=10"),
+      api("profitability/customers?sort=net_contribution&order=asc&limit=10"),
+      api("profitability/segments"),
+      api("trends?granularity=month"),
+      api("trends/detected?limit=200"),
+      api("cohorts?months=12"),
+      api("rfm?limit=1"),
+      api("cases/summary"),
+      api("leaderboard"),
     ]);
     $("sign-in").hidden = true;
     $("charts").hidden = false;
