@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,9 +21,12 @@ from rich.console import Console
 from services.analytics.app import create_app
 from services.analytics.cli import run_rebuild
 from services.analytics.rebuild import RebuildRefused, checksum, rebuild
-from services.analytics.tests.conftest import ANALYST, applied, publish, settings_for, unique
+from services.analytics.tests.conftest import ANALYST, TOPICS, applied, publish, settings_for, unique
 from services.analytics.tests.scenario import EXPECTED_A, figures, scenario
+from shared.bus.kafka import ensure_topics
+from shared.events.registry import dead_letter_topic
 from shared.testing.apps import app_client
+from shared.testing.infra import outage_broker
 
 pytestmark = pytest.mark.integration
 
@@ -56,9 +61,31 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or set()
 
 
-async def test_rebuild_gives_identical_read_models(database_url: str, topics: str, producer: AIOKafkaProducer) -> None:
-    group = unique("analytics-rebuild-")  # its own group: reads the whole log, as a fresh deployment would
-    settings = settings_for(database_url, topics, service_name=group, detection_enabled=True)
+@pytest.fixture
+async def own_broker() -> AsyncIterator[str]:
+    broker = outage_broker()
+    await asyncio.to_thread(broker.start)
+    try:
+        await ensure_topics(broker.bootstrap, TOPICS + [dead_letter_topic(t) for t in TOPICS])
+        yield broker.bootstrap
+    finally:
+        await asyncio.to_thread(broker.stop)
+        shutil.rmtree(broker.home, ignore_errors=True)
+
+
+@pytest.fixture
+async def own_producer(own_broker: str) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(bootstrap_servers=own_broker, enable_idempotence=True, acks="all")
+    await client.start()
+    yield client
+    await asyncio.wait_for(client.stop(), 15)
+
+
+async def test_rebuild_gives_identical_read_models(database_url: str, own_broker: str,
+                                                   own_producer: AIOKafkaProducer) -> None:
+    topics, producer = own_broker, own_producer
+    group = "analytics"  # the service's own group, on a log holding only this test's events
+    settings = settings_for(database_url, topics, detection_enabled=True)
     app = create_app(settings)
     a, b, d = unique("ca-"), unique("cb-"), unique("cd-")
     events = scenario(a, b, d, unique())
@@ -66,7 +93,7 @@ async def test_rebuild_gives_identical_read_models(database_url: str, topics: st
     random.Random(3).shuffle(shuffled)
     async with app_client(app) as client:
         await publish(producer, shuffled)
-        await applied(app, events)
+        await applied(app, events, timeout=240)
         await caught_up(topics, group, app.state.runtime.handlers.topics)
         first_tables: dict[str, str] = {}
         before = await checksum(app.state.runtime.db, per_table=first_tables)
@@ -87,7 +114,7 @@ async def test_rebuild_gives_identical_read_models(database_url: str, topics: st
         assert figures(body, EXPECTED_A) == EXPECTED_A
         more = scenario(unique("ca-"), unique("cb-"), unique("cd-"), unique())
         await publish(producer, more)
-        await applied(second, more)
+        await applied(second, more, timeout=240)
         await caught_up(topics, group, second.state.runtime.handlers.topics)
         tables_before: dict[str, str] = {}
         await checksum(second.state.runtime.db, per_table=tables_before)
