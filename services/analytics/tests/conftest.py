@@ -3,11 +3,17 @@ fed with envelopes the tests publish themselves (the feedback and incentives pro
 parallel; their contracts are what the tests publish).
 
 One app per module; tests keep to customers, products and cases of their own (``unique`` ids).
+
+The analytics tests publish several hundred made-up orders, cases and staff events: on the session
+broker, every other service's consumers would have to wade through them (and dead-letter the ones
+they cannot place). So each analytics test module runs on a broker of its own, which also keeps one
+module's events and consumer group out of the next module's figures.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -27,6 +33,7 @@ from shared.events.envelope import EventEnvelope
 from shared.events.registry import dead_letter_topic, service_topic
 from shared.testing.apps import bearer
 from shared.testing.events import EventLog, recorded
+from shared.testing.infra import outage_broker
 
 TOPICS = [service_topic(s) for s in ("customers", "orders", "feedback", "incentives", "analytics")]
 PROBLEM_JSON = "application/problem+json"
@@ -55,13 +62,20 @@ def settings_for(database_url: str, kafka_bootstrap: str, **overrides: Any) -> A
     return AnalyticsSettings(**values)
 
 
-@pytest.fixture(scope="session")
-async def topics(kafka_bootstrap: str) -> str:
-    await ensure_topics(kafka_bootstrap, TOPICS + [dead_letter_topic(t) for t in TOPICS])
-    return kafka_bootstrap
+@pytest.fixture(scope="module")
+async def topics() -> AsyncIterator[str]:
+    """The bootstrap address of this module's own broker, with every topic analytics reads or writes."""
+    broker = outage_broker()
+    await asyncio.to_thread(broker.start)
+    try:
+        await ensure_topics(broker.bootstrap, TOPICS + [dead_letter_topic(t) for t in TOPICS])
+        yield broker.bootstrap
+    finally:
+        await asyncio.to_thread(broker.stop)
+        shutil.rmtree(broker.home, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def producer(topics: str) -> AsyncIterator[AIOKafkaProducer]:
     client = AIOKafkaProducer(bootstrap_servers=topics, enable_idempotence=True, acks="all")
     await client.start()
@@ -82,7 +96,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def analytics_log(topics: str) -> AsyncIterator[EventLog]:
     async with recorded(topics, service_topic("analytics")) as log:
         yield log

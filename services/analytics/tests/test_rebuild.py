@@ -99,14 +99,15 @@ async def test_rebuild_gives_identical_read_models(database_url: str, own_broker
         before = await checksum(app.state.runtime.db, per_table=first_tables)
         with pytest.raises(RebuildRefused):  # the service is still consuming
             await rebuild(settings, wait_seconds=0)
-    report = await rebuild(settings)
+    console = Console(record=True, width=120)
+    status = await asyncio.to_thread(run_rebuild, console, settings)  # the command, with its progress bars
+    output = console.export_text()
+    assert status == 0, output
+    assert "identical" in output and "events/s" in output and "0 failed" in output
+    assert f"replayed {len(shuffled)} events: {len(shuffled)} applied" in output
     rebuilt_tables: dict[str, str] = {}
-    await checksum(app.state.runtime.db, per_table=rebuilt_tables)
+    assert await checksum(app.state.runtime.db, per_table=rebuilt_tables) == before
     assert rebuilt_tables == first_tables
-    assert report.checksum_before == before
-    assert report.checksum_after == before
-    assert report.applied >= len(events) and not report.failed
-    assert sum(report.totals.values()) >= len(shuffled)
 
     second = create_app(settings)
     async with app_client(second) as client:  # the service goes on after the replayed offsets
@@ -115,14 +116,5 @@ async def test_rebuild_gives_identical_read_models(database_url: str, own_broker
         more = scenario(unique("ca-"), unique("cb-"), unique("cd-"), unique())
         await publish(producer, more)
         await applied(second, more, timeout=240)
-        await caught_up(topics, group, second.state.runtime.handlers.topics)
-        tables_before: dict[str, str] = {}
-        await checksum(second.state.runtime.db, per_table=tables_before)
-
-    console = Console(record=True, width=120)
-    status = await asyncio.to_thread(run_rebuild, console, settings)  # the command, with its progress bar
-    tables_after: dict[str, str] = {}
-    await checksum(second.state.runtime.db, per_table=tables_after)
-    assert tables_after == tables_before
-    output = console.export_text()
-    assert status == 0 and "identical" in output and "events/s" in output
+        later = (await client.get(f"/profitability/customers/{a}", headers=ANALYST)).json()
+        assert figures(later, EXPECTED_A) == EXPECTED_A  # nothing applied twice
