@@ -34,14 +34,15 @@ def traced(headers: dict[str, str], rid: str) -> dict[str, str]:
     return {**headers, "X-Request-ID": rid}
 
 
-async def published(event_log: EventLog, *, rid: str, event_type: str, count: int = 1) -> list[Published]:
+async def published(event_log: EventLog, *, rid: str, event_type: str, count: int = 1,
+                    version: int = 1) -> list[Published]:
     """The events one request caused (found by its correlation id), checked against their contract."""
     found = await event_log.wait_for(
         lambda r: r.envelope.get("correlation_id") == rid and r.type == event_type, count=count)
     for record in found:
         envelope = EventEnvelope.model_validate(record.envelope)
         assert envelope.producer == "customers"
-        assert envelope.version == 1
+        assert envelope.version == version
         assert record.headers["event-type"] == event_type
         assert record.headers["event-id"] == str(envelope.event_id)
         contract = contract_for(envelope.type, envelope.version)
@@ -146,6 +147,9 @@ async def test_assigning_a_manager_publishes_manager_assigned(client: httpx.Asyn
     payload = event.envelope["payload"]
     assert (payload["employee_id"], payload["previous_employee_id"], payload["assigned_by"]) == (
         second, first, "mgr-1")
+    # The customer's revision after the assignment: replicas order it against the snapshots.
+    assert payload["revision"] == 3
+    assert (await client.get(f"/customers/{customer['id']}", headers=MANAGER)).json()["revision"] == 3
 
 
 async def test_interactions_and_consultations_publish_keyed_by_the_customer(
@@ -189,14 +193,17 @@ async def test_an_announcement_publishes_one_dispatched_event(client: httpx.Asyn
     customer = await register(client, person(segment=segment))
     await client.put(f"/customers/{customer['id']}/consents", headers=SUPPORT,
                      json={"consents": [{"channel": "email", "granted": True, "source": "form"}]})
+    no_address = await register(client, person(segment=segment))  # a leaflet cannot reach them
+    await client.put(f"/customers/{no_address['id']}/consents", headers=SUPPORT,
+                     json={"consents": [{"channel": "post", "granted": True, "source": "form"}]})
     rid = request_id()
     announcement = (await client.post("/announcements", headers=traced(MANAGER, rid), json={
-        "title": "Price list", "body": "b", "segments": [segment], "channels": ["email"]})).json()
-    event = only(await published(event_log, rid=rid, event_type="customers.announcement.dispatched"))
+        "title": "Price list", "body": "b", "segments": [segment], "channels": ["email", "post"]})).json()
+    event = only(await published(event_log, rid=rid, event_type="customers.announcement.dispatched", version=2))
     assert event.key == announcement["id"]
     payload = event.envelope["payload"]
-    assert (payload["audience_size"], payload["deliveries_by_channel"], payload["segments"]) == (
-        1, {"email": 1}, [segment])
+    assert (payload["audience_size"], payload["sent"], payload["failed"], payload["deliveries_by_channel"],
+            payload["segments"]) == (2, 1, 1, {"email": 1}, [segment])
 
 
 async def test_merging_publishes_merged_keyed_by_the_duplicate(client: httpx.AsyncClient,

@@ -42,6 +42,7 @@ from services.orders.tests.conftest import (
 )
 from shared.events.envelope import EventEnvelope
 from shared.testing.apps import app_client, free_port, served
+from shared.testing.erasure import PersonalData, assert_erased
 from shared.testing.infra import PostgresServer
 
 pytestmark = pytest.mark.integration
@@ -121,7 +122,8 @@ async def test_customers_events_feed_the_replica_and_refusals_follow_them(
     survivor, duplicate = await register(customers), await register(customers)
     await wait_replica(orders_app, survivor)
     await wait_replica(orders_app, duplicate)
-    await pay(orders, (await place(orders, duplicate, (product, 1)))["id"])  # the duplicate reaches silver
+    bought = await place(orders, duplicate, (product, 1))
+    await pay(orders, bought["id"])  # the duplicate reaches silver
     assert (await loyalty_of(orders, duplicate))["tier"]["name"] == "silver"
     merged = await customers.post(f"/customers/{survivor}/merge", json={"duplicate_id": duplicate}, headers=MANAGER)
     assert merged.status_code == 200, merged.text
@@ -133,9 +135,92 @@ async def test_customers_events_feed_the_replica_and_refusals_follow_them(
     # The duplicate's purchases now count for the survivor, whose next order gets the discount.
     status = await loyalty_of(orders, survivor)
     assert (status["lifetime_spend"], status["tier"]["name"]) == ("1000.00", "silver")
-    assert (await place(orders, survivor, (product, 1)))["discount"] == "50.00"
+    later = await place(orders, survivor, (product, 1))
+    assert later["discount"] == "50.00"
+    # The survivor's history is whole: the duplicate's order is listed under it, placed for the duplicate.
+    for path, params in ((f"/customers/{survivor}/orders", {}), ("/orders", {"customer_id": survivor})):
+        listed = (await orders.get(path, params=params, headers=ANALYST)).json()["items"]
+        assert [(o["id"], o["customer_id"]) for o in listed] == [(later["id"], survivor), (bought["id"], duplicate)]
     change = await event_log.wait_type("orders.loyalty.tier_changed", customer_id=survivor, reason="merge")
     assert change[0].payload["tier"] == "silver"
+
+
+async def test_every_manager_assignment_reaches_the_replica(
+        both: tuple[httpx.AsyncClient, httpx.AsyncClient, FastAPI]) -> None:
+    customers, _orders, orders_app = both
+    team = [f"emp-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    wanted: dict[str, str] = {}
+    for n in range(20):
+        customer = await register(customers)
+        for employee in team[: 1 + n % 3]:  # some are reassigned once or twice
+            response = await customers.put(f"/customers/{customer}/manager", json={"employee_id": employee},
+                                           headers=MANAGER)
+            assert response.status_code == 200, response.text
+        wanted[customer] = team[n % 3]
+    deadline = time.monotonic() + 30
+    while True:
+        rows = {cid: await replica_row(orders_app, cid) for cid in wanted}
+        held = {cid: row.manager_id if row else None for cid, row in rows.items()}
+        if held == wanted:
+            break
+        if time.monotonic() > deadline:
+            wrong = {cid: (held[cid], manager) for cid, manager in wanted.items() if held[cid] != manager}
+            raise AssertionError(f"{len(wrong)} of {len(wanted)} replicas hold the wrong manager: {wrong}")
+        await asyncio.sleep(0.2)
+    assert all(row is not None and row.revision == 1 + 1 + n % 3 for n, row in enumerate(rows.values()))
+
+
+async def test_an_erasure_arriving_from_customers_leaves_no_personal_data_in_orders(
+        both: tuple[httpx.AsyncClient, httpx.AsyncClient, FastAPI], customers_db: str, module_database_url: str,
+        event_log: EventLog) -> None:
+    customers, orders, orders_app = both
+    tag = uuid.uuid4().hex[:8]
+    typed_phone = f"0813{int(tag, 16) % 10**8:08d}"
+    registered = await customers.post("/customers", headers=MANAGER, json={
+        "kind": "person", "name": f"Dewi Anggraini {tag}", "emails": [f"dewi.{tag}@example.org"],
+        "phones": [typed_phone], "address": {"line1": f"Jl. Cihampelas {tag} 12", "city": "Bandung", "country": "ID"}})
+    assert registered.status_code == 201, registered.text
+    customer = registered.json()
+    person = PersonalData.of_customer(customer, also=[typed_phone])
+    cid, email, street = customer["id"], customer["emails"][0], customer["address"]["line1"]
+    await wait_replica(orders_app, cid)
+    product = await create_product(orders, price="1000.00", cost="650.00")
+
+    body = order_body(cid, (product, 3), note=f"deliver to {street}, ring {typed_phone}")
+    placed = await orders.post("/orders", json=body, headers={**MANAGER, "Idempotency-Key": f"form-{tag}"})
+    assert placed.status_code == 201, placed.text
+    kept = placed.json()
+    paid = await orders.post(f"/orders/{kept['id']}/pay", headers=MANAGER,
+                             json={"method": "bank_transfer", "reference": f"BCA from {customer['name']}"})
+    assert paid.status_code == 200, paid.text
+    returned = await orders.post(f"/orders/{kept['id']}/returns", headers={**MANAGER, "Idempotency-Key": f"rma-{tag}"},
+                                 json={"lines": [{"product_id": product["id"], "quantity": 1}],
+                                       "reason": f"{customer['name']} says the box was wet"})
+    assert returned.status_code == 201, returned.text
+    dropped = await place(orders, cid, (product, 1), note=f"mail the invoice to {email}")
+    cancelled = await orders.post(f"/orders/{dropped['id']}/cancel", headers=MANAGER,
+                                  json={"reason": f"{customer['name']} moved away"})
+    assert cancelled.status_code == 200, cancelled.text
+    figures = (await orders.get(f"/orders/{kept['id']}", headers=ANALYST)).json()
+
+    erased = await customers.post(f"/customers/{cid}/erase", headers=SUPPORT)
+    assert erased.status_code == 200, erased.text
+    await wait_replica(orders_app, cid, status="erased")
+
+    after = (await orders.get(f"/orders/{kept['id']}", headers=ANALYST)).json()
+    assert (after["note"], after["payment_reference"]) == ("[erased]", "[erased]")
+    assert {k: v for k, v in after.items() if k not in ("note", "payment_reference", "updated_at")} == {
+        k: v for k, v in figures.items() if k not in ("note", "payment_reference", "updated_at")}
+    assert [r["reason"] for r in (await orders.get(f"/orders/{kept['id']}/returns", headers=ANALYST)).json()] == [
+        "[erased]"]
+    assert (await orders.get(f"/orders/{dropped['id']}", headers=ANALYST)).json()["cancel_reason"] == "[erased]"
+    # A retried request still gets its first answer, without the personal data.
+    replay = await orders.post("/orders", json=body, headers={**MANAGER, "Idempotency-Key": f"form-{tag}"})
+    assert (replay.status_code, replay.json()["id"], replay.json()["note"]) == (201, kept["id"], "[erased]")
+
+    since = erased.json()["erased_at"]
+    await assert_erased(module_database_url, person, since=since, events=event_log.records)
+    await assert_erased(customers_db, person, since=since)
 
 
 async def test_stale_and_repeated_customer_events_change_nothing(
