@@ -17,6 +17,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ class ServiceRuntime:
             batch_size=settings.retention_batch_size, interval_seconds=settings.retention_interval_seconds,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
         self._broker_checked_at = 0.0
         self._broker_ok = False
         self._migration_heads: set[str] | None = None
@@ -99,8 +101,18 @@ class ServiceRuntime:
             if session.info.pop("outbox_written", False):
                 relay.notify()
 
+    def add_background(self, name: str, coroutine_factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """A service-owned background task, started after the migrations and cancelled on shutdown.
+
+        The coroutine should run until cancelled and survive its own errors; it must be safe with
+        several replicas (claim its work with an advisory lock or a unique row).
+        """
+        self._background.append((name, coroutine_factory))
+
     async def start(self) -> None:
         await upgrade_to_head(database_url=self.db.url, migrations_dir=self.migrations_dir)
+        for name, factory in self._background:
+            self._tasks.append(asyncio.create_task(factory(), name=name))
         if not self.settings.bus_enabled:
             return
         topics = self.published_topics + [dead_letter_topic(t) for t in self.published_topics]
