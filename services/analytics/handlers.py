@@ -33,10 +33,13 @@ def build_handlers(zone: ZoneInfo) -> HandlerRegistry:
     handlers = HandlerRegistry()
 
     # ----- customers ------------------------------------------------------------------------
+    # Version 2 carries no personal data; version-1 records (retired) parse with the version-2 models.
     @handlers.on("customers.customer.registered", 1)
+    @handlers.on("customers.customer.registered", 2)
     @handlers.on("customers.customer.updated", 1)
+    @handlers.on("customers.customer.updated", 2)
     async def customer_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
-        event = customer_events.CustomerSnapshot.model_validate(envelope.payload)
+        event = customer_events.CustomerFacts.model_validate(envelope.payload)
         await accounts.apply_snapshot(
             session,
             customer_id=event.customer_id,
@@ -73,8 +76,9 @@ def build_handlers(zone: ZoneInfo) -> HandlerRegistry:
         await accounts.apply_erased(session, customer_id=event.customer_id)
 
     @handlers.on("customers.interaction.logged", 1)
+    @handlers.on("customers.interaction.logged", 2)
     async def interaction_logged(session: AsyncSession, envelope: EventEnvelope) -> None:
-        event = customer_events.InteractionLoggedV1.model_validate(envelope.payload)
+        event = customer_events.InteractionLoggedV2.model_validate(envelope.payload)
         await ledger.activity_happened(
             session,
             ref=f"interaction:{event.interaction_id}",
@@ -85,8 +89,9 @@ def build_handlers(zone: ZoneInfo) -> HandlerRegistry:
         )
 
     @handlers.on("customers.consultation.completed", 1)
+    @handlers.on("customers.consultation.completed", 2)
     async def consultation_completed(session: AsyncSession, envelope: EventEnvelope) -> None:
-        event = customer_events.ConsultationCompletedV1.model_validate(envelope.payload)
+        event = customer_events.ConsultationCompletedV2.model_validate(envelope.payload)
         await ledger.activity_happened(
             session,
             ref=f"consultation:{event.consultation_id}",
@@ -112,16 +117,19 @@ def build_handlers(zone: ZoneInfo) -> HandlerRegistry:
 
     # ----- orders -----------------------------------------------------------------------------
     @handlers.on("orders.order.paid", 1)
+    @handlers.on("orders.order.paid", 2)
     async def order_paid(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await ledger.order_paid(session, order_events.OrderPaidV1.model_validate(envelope.payload), zone=zone)
+        await ledger.order_paid(session, order_events.OrderPaidV2.model_validate(envelope.payload), zone=zone)
 
     @handlers.on("orders.order.cancelled", 1)
+    @handlers.on("orders.order.cancelled", 2)
     async def order_cancelled(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await ledger.order_cancelled(session, order_events.OrderCancelledV1.model_validate(envelope.payload), zone=zone)
+        await ledger.order_cancelled(session, order_events.OrderCancelledV2.model_validate(envelope.payload), zone=zone)
 
     @handlers.on("orders.order.returned", 1)
+    @handlers.on("orders.order.returned", 2)
     async def order_returned(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await ledger.order_returned(session, order_events.OrderReturnedV1.model_validate(envelope.payload), zone=zone)
+        await ledger.order_returned(session, order_events.OrderReturnedV2.model_validate(envelope.payload), zone=zone)
 
     # ----- feedback ---------------------------------------------------------------------------
     @handlers.on("feedback.case.received", 1)

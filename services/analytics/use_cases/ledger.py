@@ -219,7 +219,7 @@ async def _order_fact(
     await session.execute(statement.on_conflict_do_update(index_elements=["order_id"], set_=updates))
 
 
-async def order_paid(session: AsyncSession, event: order_events.OrderPaidV1, *, zone: ZoneInfo) -> None:
+async def order_paid(session: AsyncSession, event: order_events.OrderPaidV2, *, zone: ZoneInfo) -> None:
     if not await claim(session, f"paid:{event.order_id}"):
         return
     account = await account_for(session, event.customer_id)
@@ -260,7 +260,7 @@ async def order_paid(session: AsyncSession, event: order_events.OrderPaidV1, *, 
     await mark_dirty(session)
 
 
-async def order_cancelled(session: AsyncSession, event: order_events.OrderCancelledV1, *, zone: ZoneInfo) -> None:
+async def order_cancelled(session: AsyncSession, event: order_events.OrderCancelledV2, *, zone: ZoneInfo) -> None:
     if not await claim(session, f"cancel:{event.order_id}"):
         return
     account = await account_for(session, event.customer_id)
@@ -316,7 +316,7 @@ async def order_cancelled(session: AsyncSession, event: order_events.OrderCancel
     await mark_dirty(session)
 
 
-async def order_returned(session: AsyncSession, event: order_events.OrderReturnedV1, *, zone: ZoneInfo) -> None:
+async def order_returned(session: AsyncSession, event: order_events.OrderReturnedV2, *, zone: ZoneInfo) -> None:
     if not await claim(session, f"return:{event.return_id}"):
         return
     account = await account_for(session, event.customer_id)
