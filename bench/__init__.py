@@ -1,0 +1,1 @@
+"""Benchmarks of Pelanggan: `python -m bench.run` (see docs/benchmarks.md)."""
