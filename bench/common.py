@@ -143,7 +143,7 @@ class BenchContext:
 
     @property
     def profile_seconds(self) -> float:
-        return 3.0 if self.quick else 10.0
+        return 2.0 if self.quick else 10.0
 
 
 def database_url(admin_url: str, name: str, driver: str | None = None) -> str:

@@ -74,8 +74,8 @@ class Sizes:
     @classmethod
     def of(cls, ctx: BenchContext) -> Sizes:
         if ctx.quick:
-            return cls(customers=200, products=40, history_customers=20, history_orders_each=3, round_trip_orders=60)
-        return cls(customers=2000, products=300, history_customers=300, history_orders_each=5, round_trip_orders=300)
+            return cls(customers=200, products=40, history_customers=20, history_orders_each=3, round_trip_orders=40)
+        return cls(customers=2000, products=300, history_customers=200, history_orders_each=3, round_trip_orders=300)
 
 
 def orders_env(ctx: BenchContext, database_url: str, name: str, customers_url: str, *, bus: bool = True) -> dict:
@@ -269,7 +269,7 @@ async def _round_trips(ctx: BenchContext, orders_db: str, baseline_db: str, name
                                                                     customers_url, bus=False),
                                       work_dir=ctx.work_dir, label="orders-postgresql-round-trips")
         try:
-            await load(service.url, spec, concurrency=1, requests=30)  # connections and prepared statements
+            await load(service.url, spec, concurrency=1, requests=20)  # connections and prepared statements
             proxy.reset()
             if ctx.pg_stat_statements:
                 await reset_statements(ctx.postgres_admin_url)

@@ -30,7 +30,7 @@ BASELINE = "asyncpg, one SELECT of the same rows"
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    customers_count, orders_count = (200, 300) if ctx.quick else (2000, 2000)
+    customers_count, orders_count = (120, 150) if ctx.quick else (2000, 2000)
     deployment = uuid.uuid4().hex[:8]
     customers_db = await ctx.create_database()
     orders_db = await ctx.create_database()

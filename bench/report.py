@@ -129,12 +129,11 @@ def render(results: dict, before: dict | None, method: str) -> str:
                 if compare:
                     old = before_figures.get(figure["name"])
                     row += (f" {fmt(old['value']) if old else '-'} | {ratio_text(old) if old else '-'} |")
-                notes = figure.get("notes", "")
-                if figure.get("baseline_name"):
-                    notes = f"baseline: {figure['baseline_name']}" + (f"; {notes}" if notes else "")
-                out.append(row + f" {_escape(notes)} |")
-            out += ["", f"Samples (value of each repetition) are in the results JSON; the module took "
-                        f"{module.get('seconds', 0):.0f} s.", ""]
+                out.append(row + f" {_escape(figure.get('notes', ''))} |")
+            baselines = list(dict.fromkeys(f["baseline_name"] for f in figures if f.get("baseline_name")))
+            out += ["", "Baselines: " + "; ".join(f"*{name}*" for name in baselines) + ". "
+                    f"The samples (each repetition's value) are in the results JSON; the module took "
+                    f"{module.get('seconds', 0):.0f} s.", ""]
         for section in results.get("sections", []):
             if section["module"] == name:
                 out += [f"### {section['title']}", "", section["markdown"], ""]
