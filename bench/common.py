@@ -9,10 +9,10 @@ Rules (docs/benchmarks.md explains them): every figure is a ratio against a base
 the same run on the same broker and database; 3 repetitions, the median; load generators and
 baselines run in processes of their own, apart from the service under test.
 
-The helpers live in sibling modules and are re-exported here:
-``bench.processes`` (services under uvicorn, the load generator, the baselines, profiles),
-``bench.procstat`` (CPU and RSS from /proc), ``bench.roundtrips`` (PostgreSQL round trips and
-statements), ``bench.seed`` (demo data through the services' APIs).
+The helpers live in sibling modules: ``bench.processes`` (services under uvicorn, the load
+generator, the baselines, profiles), ``bench.procstat`` (CPU and RSS from /proc),
+``bench.roundtrips`` (PostgreSQL round trips and statements), ``bench.seed`` (demo data through
+the services' APIs).
 """
 
 from __future__ import annotations

@@ -78,6 +78,12 @@ def generator_share(results: list[Outcome]) -> str:
     return f"load generator at {100 * max(shares):.0f} % of a core at most" if shares else ""
 
 
+def paired_ratios(ours: list[float], theirs: list[float]) -> str:
+    """Each repetition's ratio (service and baseline ran back to back): the spread behind the medians."""
+    pairs = [f"{a / b:.2f}x" for a, b in zip(ours, theirs, strict=False) if b]
+    return "per repetition: " + ", ".join(pairs) if pairs else ""
+
+
 def outcome(latencies: list[float], errors: dict[str, int], elapsed: float, cpu: dict[str, float]) -> Outcome:
     ordered = sorted(latencies)
     return Outcome(

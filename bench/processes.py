@@ -201,11 +201,13 @@ def py_spy() -> str | None:
 
 
 async def profile_under_load(svc: ServiceProcess, spec: Path, *, concurrency: int, seconds: float,
-                             out: Path, rate: int = 200) -> Path | None:
+                             out: Path, rate: int = 200, wall_clock: bool = False) -> Path | None:
     """Sample the service's Python stacks with py-spy (collapsed stacks) while the load generator drives it.
 
     ``--nonblocking`` reads the stacks without stopping the process, so the profile costs the
-    service little; only on-CPU samples are kept (py-spy drops idle threads by default)."""
+    service little. By default only on-CPU samples are kept (py-spy drops idle threads); with
+    ``wall_clock`` every thread is sampled whether it runs or waits (``--idle``), which shows where
+    a latency goes: waiting for a lock or a connection, or in the busy back-off of SQLite."""
     binary = py_spy()
     if binary is None:
         log.warning("py-spy not installed: no profile for %s", out.name)
@@ -213,7 +215,7 @@ async def profile_under_load(svc: ServiceProcess, spec: Path, *, concurrency: in
     out.parent.mkdir(parents=True, exist_ok=True)
     spy = await asyncio.create_subprocess_exec(
         binary, "record", "--pid", str(svc.pid), "--duration", str(int(seconds)), "--rate", str(rate),
-        "--format", "raw", "--output", str(out), "--nonblocking",
+        "--format", "raw", "--output", str(out), "--nonblocking", *(["--idle"] if wall_clock else []),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     await asyncio.sleep(0.5)  # let py-spy attach before the load starts
     await load(svc.url, spec, concurrency=concurrency, warmup=0.0, duration=seconds + 1.0)

@@ -24,11 +24,13 @@ class ProfileSummary:
     top_self: list[tuple[str, int]] = field(default_factory=list)
     top_project: list[tuple[str, int]] = field(default_factory=list)
 
-    def markdown(self, title: str, path: str) -> str:
+    def markdown(self, title: str, path: str, *, wall_clock: bool = False) -> str:
         def pct(count: int) -> str:
             return f"{100 * count / self.samples:.1f} %" if self.samples else "-"
 
-        lines = [f"**{title}**: {self.samples} on-CPU samples; collapsed stacks in `{path}` "
+        kind = ("wall-clock samples of every thread, running or waiting (the event loop's waits included)"
+                if wall_clock else "on-CPU samples")
+        lines = [f"**{title}**: {self.samples} {kind}; collapsed stacks in `{path}` "
                  "(open with speedscope or flamegraph.pl). Native code (uvloop, asyncpg's Cython protocol, "
                  "pydantic-core, the JSON encoder) is charged to the innermost Python frame that called it: "
                  "`Runner.run` is the event loop itself.", "",

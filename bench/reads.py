@@ -18,7 +18,7 @@ import uuid
 
 from bench import seed
 from bench.common import REPO_ROOT, BenchContext, Figure, cli, judge, median, plain_url
-from bench.measure import Outcome, generator_share
+from bench.measure import Outcome, generator_share, paired_ratios
 from bench.orders import customers_env, orders_env
 from bench.processes import ServiceProcess, baseline, load, profile_under_load, running_service, write_spec
 from bench.profiles import summarise
@@ -30,7 +30,7 @@ BASELINE = "asyncpg, one SELECT of the same rows"
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    customers_count, orders_count = (120, 150) if ctx.quick else (2000, 2000)
+    customers_count, orders_count = (120, 150) if ctx.quick else (2000, 1000)
     deployment = uuid.uuid4().hex[:8]
     customers_db = await ctx.create_database()
     orders_db = await ctx.create_database()
@@ -93,7 +93,8 @@ async def _endpoint(ctx: BenchContext, endpoint: str, service: ServiceProcess, d
 
     figures = [
         fig("throughput", "requests/s", [o.throughput for o in ours], [o.throughput for o in theirs], ">= 0.3x",
-            "; ".join(n for n in (generator_share(ours), f"failed requests: {errors}" if errors else "") if n)),
+            "; ".join(n for n in (paired_ratios([o.throughput for o in ours], [o.throughput for o in theirs]),
+                                  generator_share(ours), f"failed requests: {errors}" if errors else "") if n)),
         fig("p50 latency", "ms", [o.p50_ms for o in ours], [o.p50_ms for o in theirs]),
         fig("p99 latency", "ms", [o.p99_ms for o in ours], [o.p99_ms for o in theirs]),
         fig("CPU per request, service process", "ms", [cpu_ms(o, str(service.pid)) for o in ours],

@@ -106,6 +106,9 @@ def render(results: dict, before: dict | None, method: str) -> str:
             f"- command: `{meta['command']}` ({meta['mode']}), started {meta['started_at']}, "
             f"took {meta['duration_s'] / 60:.1f} min",
             f"- commit: `{meta['git']['commit'][:10]}`{' (uncommitted changes)' if meta['git'].get('dirty') else ''}",
+            *([f"- load average (1, 5, 15 min) at the start {_loads(meta['load_average']['start'])}, at the end "
+               f"{_loads(meta['load_average']['end'])}: above 2, other work competed with the bench for the 2 cores"]
+              if meta.get("load_average") else []),
             f"- machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
             f"{meta['machine']['ram_gib']:.0f} GiB RAM, Linux {meta['machine']['kernel']}",
             "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
@@ -151,6 +154,10 @@ def render(results: dict, before: dict | None, method: str) -> str:
         out += ["", "Its profiles and statement lists are under `bench/results/before/`.", ""]
     out += [method.strip(), ""]
     return "\n".join(out)
+
+
+def _loads(values: list[float]) -> str:
+    return "/".join(f"{v:.1f}" for v in values)
 
 
 def _before_cell(old: dict[str, Any] | None) -> str:

@@ -110,6 +110,7 @@ async def run_all(args: argparse.Namespace) -> dict:
     label = "before" if args.save_before else "latest"
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    git, load_before = git_state(), os.getloadavg()
     results: dict = {"modules": {}, "sections": []}
     async with bench_context(quick=args.quick, postgres=args.postgres, kafka=args.kafka, label=label,
                              profile=not args.no_profile) as ctx:
@@ -133,7 +134,9 @@ async def run_all(args: argparse.Namespace) -> dict:
             "started_at": started_at, "duration_s": time.monotonic() - started,
             "mode": "quick" if args.quick else "full",
             "command": "python -m bench.run " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-            "git": git_state(), "machine": machine(), "versions": await versions(ctx),
+            "git": git, "machine": machine(), "versions": await versions(ctx),
+            # Other work on the machine at the start and at the end (1, 5, 15 min averages).
+            "load_average": {"start": load_before, "end": os.getloadavg()},
         }
     results["meta"]["duration_s"] = time.monotonic() - started
     return results
