@@ -18,4 +18,4 @@ USER app
 EXPOSE ${PORT}
 HEALTHCHECK --interval=10s --timeout=3s --retries=6 \
   CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/readyz', timeout=2)"
-CMD ["sh", "-c", "exec uvicorn services.${SERVICE}.app:create_app --factory --host 0.0.0.0 --port ${PORT} --no-access-log"]
+CMD ["sh", "-c", "exec python -m shared.http.server services.${SERVICE}.app:create_app --host 0.0.0.0 --port ${PORT} --workers ${WORKERS:-1}"]

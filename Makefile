@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test test-unit lint format up down kafka-start kafka-stop asyncapi clean bench bench-full
 
-install: $(STAMP) .local/kafka/libs/.complete
+install: $(STAMP) .local/kafka/libs/.complete tools/contracts/node_modules/.complete
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,15 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
+# Outside tools that check the published contracts (AsyncAPI parser, openapi-typescript + tsc, dclint),
+# pinned by tools/contracts/package-lock.json; needs Node.js 20 and npm.
+tools/contracts/node_modules/.complete: tools/contracts/package-lock.json
+	npm ci --prefix tools/contracts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # The Kafka broker's jars, from Maven Central through infra/kafka/pom.xml (pinned versions).
 .local/kafka/libs/.complete: infra/kafka/pom.xml $(STAMP)
-	$(PY) -c "from pelanggan.infra.kafka import LocalKafka; LocalKafka().ensure_jars()"
+	$(PY) -c "from shared.infra.kafka import LocalKafka; LocalKafka().ensure_jars()"
 	@touch $@
 
 run: install

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -17,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pelanggan.infra import REPO_ROOT, InfraError
-from pelanggan.infra.kafka import LocalKafka
-from pelanggan.infra.postgres import LocalPostgres
-from pelanggan.services import built_services
+from pelanggan import local_system as system
+from shared.infra import REPO_ROOT, InfraError
+from shared.infra.kafka import LocalKafka
+from shared.infra.postgres import LocalPostgres
 
 app = typer.Typer(help="Pelanggan CRM: local system and operations.", no_args_is_help=True)
 kafka_app = typer.Typer(help="The local single-node Kafka broker (127.0.0.1:9092).", no_args_is_help=True)
@@ -119,48 +118,44 @@ def token(
 @app.command("run")
 def run(
     services: Annotated[str | None, typer.Option(help="comma-separated subset, default: every built service")] = None,
+    port: Annotated[list[str] | None, typer.Option(
+        "--port", help="move a service: NAME=PORT (repeatable), e.g. --port feedback=8013")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="where the SQLite files live (default: data/)")] = None,
     kafka: Annotated[bool, typer.Option(help="start the local broker (else use PELANGGAN_KAFKA_BOOTSTRAP)")] = True,
+    kafka_port: Annotated[int, typer.Option(help="the local broker's port (its controller uses the next)")] = 9092,
+    gateway: Annotated[bool, typer.Option(help="start the nginx gateway when nginx is installed")] = True,
+    gateway_port: Annotated[int, typer.Option(help="the gateway's port")] = 8080,
+    workers: Annotated[int, typer.Option(help="worker processes per service (PostgreSQL only)")] = 1,
+    postgres: Annotated[bool, typer.Option(help="run on a local PostgreSQL (pelanggan postgres) instead of SQLite")]
+    = False,
+    postgres_port: Annotated[int, typer.Option(help="the local PostgreSQL's port")] = 55432,
 ) -> None:
     """Start the broker and every service on this machine (embedded SQLite databases under data/)."""
-    specs = built_services()
-    if services:
-        wanted = {s.strip() for s in services.split(",")}
-        specs = [s for s in specs if s.name in wanted]
-        if missing := wanted - {s.name for s in specs}:
-            _fail(f"not built or unknown: {', '.join(sorted(missing))}")
-    broker = LocalKafka()
-    if kafka:
-        console.print("starting kafka on 127.0.0.1:9092 ...")
-        try:
-            broker.start()
-        except InfraError as exc:
-            _fail(str(exc))
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    for spec in specs:
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            spec.app_factory,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(spec.port),
-            "--no-access-log",
-        ]
-        children.append((spec.name, subprocess.Popen(cmd, cwd=REPO_ROOT, env=env)))
-    table = Table(title="Pelanggan is running")
-    table.add_column("service")
-    table.add_column("API docs")
-    table.add_column("readiness")
-    for spec in specs:
-        table.add_row(spec.name, f"http://127.0.0.1:{spec.port}/docs", f"http://127.0.0.1:{spec.port}/readyz")
-    console.print(table)
-    console.print("token for the docs' Authorize button: [bold]pelanggan token --role admin[/bold]")
-    console.print("Ctrl-C stops everything.")
+    from shared.config import ServiceSettings
+    from shared.http.auth import issue_token
 
+    ports: dict[str, int] = {}
+    for item in port or []:
+        name, _, value = item.partition("=")
+        if not value.isdigit():
+            _fail(f"--port takes NAME=PORT, e.g. --port feedback=8013 (got {item!r})")
+        ports[name.strip()] = int(value)
+    try:
+        plan = system.plan(only=[s.strip() for s in services.split(",")] if services else None, ports=ports,
+                           data_dir=data_dir, kafka_port=kafka_port, gateway_port=gateway_port if gateway else None,
+                           workers=workers, postgres_port=postgres_port if postgres else None, seed=True,
+                           start_kafka=kafka)
+    except system.StartError as exc:
+        _fail(str(exc))
+    broker = LocalKafka(port=plan.kafka_port, controller_port=plan.kafka_port + 1)
+    try:
+        system.check_ports(plan, kafka_running=broker.is_running())
+    except system.StartError as exc:
+        _fail(str(exc))
+
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    local_pg: LocalPostgres | None = None
+    gateway_proc: system.Gateway | None = None
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -169,26 +164,75 @@ def run(
 
     signal.signal(signal.SIGTERM, _stop)
     try:
+        if kafka:
+            console.print(f"starting kafka on 127.0.0.1:{plan.kafka_port} ...")
+            broker.start()
+        database_urls: dict[str, str] = {}
+        if plan.postgres_port is not None:
+            local_pg = LocalPostgres(port=plan.postgres_port)
+            console.print(f"starting postgresql on 127.0.0.1:{plan.postgres_port} ...")
+            local_pg.start()
+            for service in plan.services:
+                local_pg.create_database(service.name)
+                database_urls[service.name] = local_pg.url(service.name)
+        for service in plan.services:
+            # A session of its own: Ctrl-C reaches only this process, which stops each service once
+            # (a second SIGINT would make uvicorn abort instead of shutting down cleanly).
+            children[service.name] = subprocess.Popen(system.server_command(service, plan.workers), cwd=REPO_ROOT,
+                                                      env=system.service_env(plan, service, database_urls),
+                                                      start_new_session=True)
+        console.print(f"waiting for {len(plan.services)} service(s) to answer /readyz ...")
+        system.wait_ready(plan.services, children,
+                          on_ready=lambda s: console.print(f"  [green]ready[/green] {s.name} on {s.url}"))
+        if plan.gateway_port is not None and system.nginx_available():
+            gateway_proc = system.Gateway(plan.gateway_port, {s.name: f"127.0.0.1:{s.port}" for s in plan.services})
+            gateway_proc.start()
+        settings = ServiceSettings()
+        token = issue_token(secret=settings.jwt_secret or "", subject="local-admin", roles=["admin"],
+                            ttl=timedelta(hours=12)) if settings.jwt_secret else None
+        _print_running(plan, gateway_proc, token)
         while not stopping:
-            for name, child in children:
+            for name, child in children.items():
                 if child.poll() is not None:
                     err.print(f"[red]{name} exited with code {child.returncode}[/red]")
                     stopping = True
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+    except InfraError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        stopping = True
+        raise typer.Exit(1) from exc
     finally:
-        for _, child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for _, child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        console.print("stopping ...")
+        if gateway_proc is not None:
+            gateway_proc.stop()
+        system.stop_children(children)
         if kafka:
             broker.stop()
+        if local_pg is not None:
+            local_pg.stop()
         console.print("stopped")
+
+
+def _print_running(plan: system.Plan, gateway: system.Gateway | None, token: str | None) -> None:
+    console.print("[bold]Pelanggan is running[/bold]")
+    for service in plan.services:
+        through = f"   via the gateway: {gateway.url}/{service.name}/docs" if gateway is not None else ""
+        console.print(f"  {service.name:<11} API docs: {service.url}/docs{through}", soft_wrap=True)
+    analytics = plan.service("analytics")
+    if analytics is not None:
+        dashboard = f"{gateway.url}/dashboard" if gateway is not None else f"{analytics.url}/dashboard"
+        console.print(f"  dashboard:  {dashboard}", soft_wrap=True)
+    if gateway is not None:
+        console.print(f"  gateway:    {gateway.url} (every API under /<service>/)", soft_wrap=True)
+    elif plan.gateway_port is not None:
+        console.print("  gateway:    not started (install nginx to get every API under one origin)")
+    console.print(f"  data:       {plan.data_dir}", soft_wrap=True)
+    if token:
+        console.print("admin token (12 h) for the docs' Authorize button and the dashboard:")
+        typer.echo(token)
+    console.print("Ctrl-C stops everything.")
 
 
 # ----- dead letters -----------------------------------------------------------------------------
@@ -254,7 +298,32 @@ def dlq_replay(
     console.print(f"replayed {sent} dead letter(s) from {topic}")
 
 
-# ----- contracts --------------------------------------------------------------------------------
+# ----- contracts and docs -----------------------------------------------------------------------
+
+
+@app.command("openapi")
+def openapi(
+    out: Annotated[Path, typer.Option(help="folder for one document per service")] = REPO_ROOT / "docs" / "openapi",
+) -> None:
+    """Write each built service's OpenAPI document (what front-end teams generate clients from)."""
+    from pelanggan.contracts import write_openapi_documents
+
+    for path in write_openapi_documents(out):
+        console.print(f"wrote {path}")
+
+
+@app.command("settings-doc")
+def settings_doc(
+    write: Annotated[bool, typer.Option("--write", help="rewrite README's configuration table")] = False,
+) -> None:
+    """Print (or write into README.md) the configuration table generated from the settings classes."""
+    from pelanggan import settings_doc as doc
+
+    if write:
+        changed = doc.write_readme()
+        console.print("README.md updated" if changed else "README.md already current")
+    else:
+        typer.echo(doc.render())
 
 
 @app.command("asyncapi")

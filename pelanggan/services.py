@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pelanggan.infra import REPO_ROOT
+from shared.infra import REPO_ROOT
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,6 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from pelanggan.infra.kafka import DEFAULT_HOME, LocalKafka
-from pelanggan.infra.postgres import LocalPostgres
 from shared.bus.kafka import ensure_topics, start_producer, stop_quietly
 from shared.bus.outbox import add_event
 from shared.bus.relay import OutboxRelay
@@ -33,6 +31,8 @@ from shared.db.base import shared_metadata
 from shared.db.engine import Database
 from shared.db.types import utcnow
 from shared.events.contracts.customers import InteractionLoggedV1
+from shared.infra.kafka import DEFAULT_HOME, LocalKafka
+from shared.infra.postgres import LocalPostgres
 from shared.testing.apps import free_port
 
 TOPIC = "customers.events"

@@ -34,36 +34,41 @@ class _SystemWideEnv(EnvSettingsSource):
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PELANGGAN_", extra="ignore")
 
-    service_name: str = "service"
-    mode: Literal["local", "production"] = "local"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    log_level: str = "INFO"
+    service_name: str = Field(default="service", description="the service's name (topics, consumer group, files)")
+    mode: Literal["local", "production"] = Field(
+        default="local", description="`production` refuses to start without a database URL and a JWT secret or "
+                                     "JWKS URL")
+    host: str = Field(default="127.0.0.1", description="interface the HTTP server binds to")
+    port: int = Field(default=8000, description="HTTP port")
+    log_level: str = Field(default="INFO", description="log level of the JSON logs")
 
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy async URL; default is a SQLite file under data/"
+        default=None, description="SQLAlchemy async URL, e.g. `postgresql+asyncpg://user:pw@host/<svc>`; "
+                                  "default: the SQLite file `<data_dir>/<svc>.db`"
     )
-    data_dir: Path = REPO_ROOT / "data"
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    bus_enabled: bool = True
+    data_dir: Path = Field(default=REPO_ROOT / "data", description="where the embedded SQLite files live")
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="the Kafka broker(s)")
+    bus_enabled: bool = Field(default=True, description="`false` runs a service without relay and consumers "
+                                                        "(events stay in its outbox)")
 
-    jwt_secret: str | None = None
-    jwt_algorithms: list[str] = ["HS256"]
-    jwt_jwks_url: str | None = None
-    jwt_audience: str | None = None
-    jwt_issuer: str | None = None
+    jwt_secret: str | None = Field(default=None, description="HS256 secret (a development secret in local mode)")
+    jwt_algorithms: list[str] = Field(default=["HS256"], description="accepted token algorithms (JSON list)")
+    jwt_jwks_url: str | None = Field(default=None, description="JWKS URL of an identity provider (RS256 tokens)")
+    jwt_audience: str | None = Field(default=None, description="required `aud` claim, when set")
+    jwt_issuer: str | None = Field(default=None, description="required `iss` claim, when set")
 
-    cors_origins: list[str] = []
-    max_body_bytes: int = 1_000_000
-    page_size_default: int = 50
-    page_size_max: int = 200
+    cors_origins: list[str] = Field(default=[], description="origins allowed for front-end teams (JSON list)")
+    max_body_bytes: int = Field(default=1_000_000, description="larger request bodies are refused with 413")
+    page_size_default: int = Field(default=50, description="page size of lists when `limit` is not given")
+    page_size_max: int = Field(default=200, description="the largest `limit` a list accepts")
 
-    relay_batch_size: int = 200
-    relay_idle_seconds: float = 0.5
-    relay_send_timeout_seconds: float = 10.0
-    consumer_max_attempts: int = 5
-    consumer_backoff_seconds: float = 0.5
-    consumer_max_records: int = 100
+    relay_batch_size: int = Field(default=200, description="outbox rows the relay reads per tick")
+    relay_idle_seconds: float = Field(default=0.5, description="relay poll interval when idle (commits wake it)")
+    relay_send_timeout_seconds: float = Field(default=10.0, description="bound on one publish to the broker")
+    consumer_max_attempts: int = Field(default=5, description="handler attempts before an event is dead-lettered")
+    consumer_backoff_seconds: float = Field(default=0.5, description="first retry delay of a failed event "
+                                                                     "(doubles per attempt)")
+    consumer_max_records: int = Field(default=100, description="records a consumer fetches per poll")
 
     @classmethod
     def settings_customise_sources(

@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -8,4 +9,5 @@ class CustomersSettings(ServiceSettings):
 
     service_name: str = "customers"
     port: int = 8001
-    default_phone_region: str = "ID"  # phone numbers without a country code are read as Indonesian
+    default_phone_region: str = Field(default="ID", description="region (ISO 3166) of phone numbers given "
+                                                                "without a country code")

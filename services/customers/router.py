@@ -35,10 +35,11 @@ from services.customers.schemas import (
     ManagerPublic,
     MergeRequest,
 )
-from shared.events.types import UtcDatetime
 from shared.http import idempotency
 from shared.http.app import DbDep
 from shared.http.auth import Principal, require_roles
+from shared.http.inputs import Instant
+from shared.http.openapi import problems
 from shared.http.pagination import PageParams, page_params
 
 router = APIRouter(tags=["customers"])
@@ -54,11 +55,11 @@ AnnouncementId = Annotated[str, Path(description="announcement id", max_length=3
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
-def settings_of(request: Request) -> CustomersSettings:
+async def settings_of(request: Request) -> CustomersSettings:
     return request.app.state.runtime.settings
 
 
-def adapter_of(request: Request) -> ChannelAdapter:
+async def adapter_of(request: Request) -> ChannelAdapter:
     return request.app.state.channel_adapter
 
 
@@ -71,6 +72,7 @@ async def _public(session: AsyncSession, customer: Customer) -> CustomerPublic:
 
 
 @router.post("/customers", status_code=status.HTTP_201_CREATED, response_model=CustomerPublic,
+             responses=problems(409),
              summary="Register a customer at first contact (duplicates by e-mail, phone or tax id answer 409)")
 async def register_customer(body: CustomerCreate, db: DbDep, settings: SettingsDep, _: Staff,
                             response: Response) -> CustomerPublic:
@@ -89,8 +91,8 @@ async def list_customers(
     tag: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200,
                                    description="name, e-mail or phone")] = None,
-    created_from: Annotated[UtcDatetime | None, Query()] = None,
-    created_to: Annotated[UtcDatetime | None, Query()] = None,
+    created_from: Annotated[Instant | None, Query()] = None,
+    created_to: Annotated[Instant | None, Query()] = None,
     customer_status: Annotated[Literal["active", "merged", "erased"] | None, Query(alias="status")] = None,
 ) -> CustomersPage:
     async with db.transaction() as session:
@@ -102,13 +104,15 @@ async def list_customers(
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerPublic,
+            responses=problems(404),
             summary="One customer (merged ones name their survivor)")
 async def get_customer(customer_id: CustomerId, db: DbDep, _: Reader) -> CustomerPublic:
     async with db.transaction() as session:
         return await _public(session, await service.get_customer(session, customer_id=customer_id))
 
 
-@router.patch("/customers/{customer_id}", response_model=CustomerPublic, summary="Change a profile")
+@router.patch("/customers/{customer_id}", response_model=CustomerPublic, summary="Change a profile",
+              responses=problems(404, 409, 410))
 async def update_customer(customer_id: CustomerId, body: CustomerUpdate, db: DbDep, settings: SettingsDep,
                           _: Staff) -> CustomerPublic:
     async with db.transaction() as session:
@@ -118,6 +122,7 @@ async def update_customer(customer_id: CustomerId, body: CustomerUpdate, db: DbD
 
 
 @router.post("/customers/{customer_id}/merge", response_model=CustomerPublic,
+             responses=problems(404, 409, 410),
              summary="Merge a duplicate into this customer (the duplicate is retired)")
 async def merge_customers(customer_id: CustomerId, body: MergeRequest, db: DbDep, _: Managers) -> CustomerPublic:
     async with db.transaction() as session:
@@ -126,13 +131,15 @@ async def merge_customers(customer_id: CustomerId, body: MergeRequest, db: DbDep
 
 
 @router.post("/customers/{customer_id}/erase", response_model=CustomerPublic,
+             responses=problems(404, 409),
              summary="Anonymise personal data on the customer's request (right to erasure)")
 async def erase_customer(customer_id: CustomerId, db: DbDep, _: Privacy) -> CustomerPublic:
     async with db.transaction() as session:
         return await _public(session, await service.erase_customer(session, customer_id=customer_id))
 
 
-@router.get("/customers/{customer_id}/consents", response_model=ConsentsPublic, summary="Consents and their history")
+@router.get("/customers/{customer_id}/consents", response_model=ConsentsPublic, summary="Consents and their history",
+            responses=problems(404))
 async def get_consents(customer_id: CustomerId, db: DbDep, _: Reader) -> ConsentsPublic:
     async with db.transaction() as session:
         customer = await service.get_customer(session, customer_id=customer_id)
@@ -140,6 +147,7 @@ async def get_consents(customer_id: CustomerId, db: DbDep, _: Reader) -> Consent
 
 
 @router.put("/customers/{customer_id}/consents", response_model=ConsentsPublic,
+            responses=problems(404, 409, 410),
             summary="Record consent given or withdrawn per channel")
 async def set_consents(customer_id: CustomerId, body: ConsentsUpdate, db: DbDep, who: Staff) -> ConsentsPublic:
     async with db.transaction() as session:
@@ -154,7 +162,8 @@ async def _consents_public(session: AsyncSession, customer: Customer) -> Consent
                           history=[ConsentChangePublic.model_validate(h) for h in history])
 
 
-@router.get("/customers/{customer_id}/manager", response_model=ManagerPublic, summary="Manager and history")
+@router.get("/customers/{customer_id}/manager", response_model=ManagerPublic, summary="Manager and history",
+            responses=problems(404))
 async def get_manager(customer_id: CustomerId, db: DbDep, _: Reader) -> ManagerPublic:
     async with db.transaction() as session:
         customer = await service.get_customer(session, customer_id=customer_id)
@@ -162,6 +171,7 @@ async def get_manager(customer_id: CustomerId, db: DbDep, _: Reader) -> ManagerP
 
 
 @router.put("/customers/{customer_id}/manager", response_model=ManagerPublic,
+            responses=problems(404, 409, 410),
             summary="Assign the permanent account manager")
 async def assign_manager(customer_id: CustomerId, body: ManagerAssign, db: DbDep, who: Managers) -> ManagerPublic:
     async with db.transaction() as session:
@@ -177,6 +187,7 @@ async def _manager_public(session: AsyncSession, customer: Customer) -> ManagerP
 
 
 @router.post("/customers/{customer_id}/interactions", status_code=status.HTTP_201_CREATED,
+             responses=problems(404, 409, 410),
              response_model=InteractionPublic, summary="Log a touch with the customer")
 async def log_interaction(customer_id: CustomerId, body: InteractionCreate, db: DbDep, who: Staff) -> InteractionPublic:
     async with db.transaction() as session:
@@ -185,6 +196,7 @@ async def log_interaction(customer_id: CustomerId, body: InteractionCreate, db: 
 
 
 @router.get("/customers/{customer_id}/interactions", response_model=InteractionsPage,
+            responses=problems(404),
             summary="The interaction log, most recent first")
 async def list_interactions(customer_id: CustomerId, db: DbDep, _: Staff, page: Paging) -> InteractionsPage:
     async with db.transaction() as session:
@@ -193,6 +205,7 @@ async def list_interactions(customer_id: CustomerId, db: DbDep, _: Staff, page: 
 
 
 @router.post("/customers/{customer_id}/consultations", status_code=status.HTTP_201_CREATED,
+             responses=problems(404, 409, 410),
              response_model=ConsultationPublic, summary="Schedule a follow-up consultation")
 async def schedule_consultation(customer_id: CustomerId, body: ConsultationCreate, db: DbDep,
                                 who: Staff) -> ConsultationPublic:
@@ -207,7 +220,7 @@ async def list_consultations(
     db: DbDep, _: Staff, page: Paging,
     employee_id: Annotated[str | None, Query(max_length=64)] = None,
     consultation_status: Annotated[Literal["scheduled", "completed"] | None, Query(alias="status")] = None,
-    due_before: Annotated[UtcDatetime | None, Query()] = None,
+    due_before: Annotated[Instant | None, Query()] = None,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> ConsultationsPage:
     async with db.transaction() as session:
@@ -218,6 +231,7 @@ async def list_consultations(
 
 
 @router.post("/consultations/{consultation_id}/complete", response_model=ConsultationPublic,
+             responses=problems(404, 409),
              summary="Complete a consultation with its outcome")
 async def complete_consultation(consultation_id: ConsultationId, body: ConsultationComplete, db: DbDep,
                                 _: Staff) -> ConsultationPublic:
@@ -248,7 +262,8 @@ async def create_announcement(body: AnnouncementCreate, db: DbDep, who: Managers
     return public
 
 
-@router.get("/announcements/{announcement_id}", response_model=AnnouncementPublic, summary="One announcement")
+@router.get("/announcements/{announcement_id}", response_model=AnnouncementPublic, summary="One announcement",
+            responses=problems(404))
 async def get_announcement(announcement_id: AnnouncementId, db: DbDep, _: Reader) -> AnnouncementPublic:
     async with db.transaction() as session:
         announcement, by_channel = await service.get_announcement(session, announcement_id=announcement_id)
@@ -256,6 +271,7 @@ async def get_announcement(announcement_id: AnnouncementId, db: DbDep, _: Reader
 
 
 @router.get("/announcements/{announcement_id}/deliveries", response_model=DeliveriesPage,
+            responses=problems(404),
             summary="Who received the announcement, on which channel")
 async def list_deliveries(announcement_id: AnnouncementId, db: DbDep, _: Reader, page: Paging) -> DeliveriesPage:
     async with db.transaction() as session:

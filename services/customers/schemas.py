@@ -15,8 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.events.types import UtcDatetime
-from shared.http.inputs import Input
+from shared.http.inputs import Input, Instant, StrictBool
 from shared.http.pagination import Page
 
 Channel = Literal["phone", "email", "sms", "messenger", "post"]
@@ -125,7 +124,7 @@ class MergeRequest(Input):
 
 class ConsentItem(Input):
     channel: Channel
-    granted: bool
+    granted: StrictBool
     source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
         description="where the consent was given or withdrawn, e.g. 'signed form 2026-03', 'phone call'"
     )
@@ -148,7 +147,7 @@ class ConsentChangePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     channel: Channel
-    granted: bool
+    granted: StrictBool
     source: str
     changed_by: str
     changed_at: datetime
@@ -186,7 +185,7 @@ class InteractionCreate(Input):
     direction: Literal["in", "out"]
     employee_id: EmployeeId | None = None
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-    occurred_at: UtcDatetime
+    occurred_at: Instant
     outcome: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
 
 
@@ -211,7 +210,7 @@ InteractionsPage = Page[InteractionPublic]
 class ConsultationCreate(Input):
     topic: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
     product_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
-    due_at: UtcDatetime
+    due_at: Instant
     employee_id: EmployeeId | None = Field(default=None, description="defaults to the permanent manager")
 
 

@@ -17,7 +17,8 @@ class OrdersSettings(ServiceSettings):
                                   description="the catalogue's default currency and the loyalty program's")
     customers_url: str = Field(default="http://127.0.0.1:8001",
                                description="asked about customers the local replica has not heard of yet")
-    customers_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    customers_timeout_seconds: float = Field(default=2.0, gt=0, le=30, description="bound on one question to the "
+                                                                                   "customers service")
     customers_token: str | None = Field(
         default=None, description="bearer token for the customers service; by default one is minted with "
                                   "this service's JWT secret and the role 'service'")

@@ -42,11 +42,11 @@ from services.orders.schemas import (
     ReturnPublic,
 )
 from shared.db.engine import Database
-from shared.events.types import UtcDatetime
 from shared.http import idempotency
 from shared.http.app import DbDep
 from shared.http.auth import Principal, require_roles
-from shared.http.errors import PROBLEM_JSON
+from shared.http.inputs import Instant, QueryBool
+from shared.http.openapi import problems
 from shared.http.pagination import PageParams, page_params
 
 router = APIRouter()
@@ -64,22 +64,16 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=CUSTOMER_ID_MAX, patte
                                   description="customer id")]
 
 
-def settings_of(request: Request) -> OrdersSettings:
+async def settings_of(request: Request) -> OrdersSettings:
     return request.app.state.runtime.settings
 
 
-def directory_of(request: Request) -> CustomerDirectory:
+async def directory_of(request: Request) -> CustomerDirectory:
     return request.app.state.customer_directory
 
 
 SettingsDep = Annotated[OrdersSettings, Depends(settings_of)]
 DirectoryDep = Annotated[CustomerDirectory, Depends(directory_of)]
-
-
-def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {404: "Not found", 409: "Conflict with the current state", 410: "Gone (customer erased)",
-                    422: "Invalid request", 503: "The customers service could not verify the customer"}
-    return {code: {"description": descriptions[code], "content": {PROBLEM_JSON: {}}} for code in codes}
 
 
 # ----- catalogue ------------------------------------------------------------------------------
@@ -102,7 +96,7 @@ async def create_product(body: ProductCreate, db: DbDep, settings: SettingsDep, 
 async def list_products(
     db: DbDep, _: Reader, page: Paging,
     category: Annotated[Category | None, Query()] = None,
-    active: Annotated[bool | None, Query()] = None,
+    active: Annotated[QueryBool | None, Query()] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200,
                                    description="sku or name")] = None,
 ) -> ProductsPage:
@@ -157,7 +151,8 @@ async def _know_customer(db: Database, directory: CustomerDirectory, customer_id
 
 
 @orders.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderPublic,
-             responses=problems(409, 410, 422, 503),
+             responses=problems(409, (410, "The customer was erased"),
+                                (503, "The customers service could not verify the customer")),
              summary="Place an order priced from the catalogue with the customer's loyalty discount "
                      "(retry safely with Idempotency-Key)")
 async def place_order(body: OrderCreate, db: DbDep, settings: SettingsDep, directory: DirectoryDep, who: Staff,
@@ -197,8 +192,8 @@ async def list_orders(
     sales_employee_id: Annotated[EmployeeId | None, Query()] = None,
     order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
     channel: Annotated[OrderChannel | None, Query()] = None,
-    placed_from: Annotated[UtcDatetime | None, Query(description="inclusive")] = None,
-    placed_to: Annotated[UtcDatetime | None, Query(description="exclusive")] = None,
+    placed_from: Annotated[Instant | None, Query(description="inclusive")] = None,
+    placed_to: Annotated[Instant | None, Query(description="exclusive")] = None,
 ) -> OrdersPage:
     return await _orders_page(db, page, customer_id=customer_id, sales_employee_id=sales_employee_id,
                               status=order_status, channel=channel, placed_from=placed_from, placed_to=placed_to)
@@ -209,8 +204,8 @@ async def list_orders(
 async def customer_orders(
     customer_id: CustomerId, db: DbDep, _: Reader, page: Paging,
     order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
-    placed_from: Annotated[UtcDatetime | None, Query(description="inclusive")] = None,
-    placed_to: Annotated[UtcDatetime | None, Query(description="exclusive")] = None,
+    placed_from: Annotated[Instant | None, Query(description="inclusive")] = None,
+    placed_to: Annotated[Instant | None, Query(description="exclusive")] = None,
 ) -> OrdersPage:
     return await _orders_page(db, page, customer_id=customer_id, status=order_status, placed_from=placed_from,
                               placed_to=placed_to)

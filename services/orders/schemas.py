@@ -1,19 +1,19 @@
 """Request and response models of the orders API (Create / Update / Public / Page per entity).
 
-Money travels as a decimal string ("12500.00") both ways, so no amount is ever a float; a
-request may also give it as a JSON number with at most the currency's minor digits.
+Money travels as a plain decimal string ("12500.00") both ways, so no amount is ever a float;
+a request's amount has at most two decimals, and at most the currency's minor digits (checked
+by the use cases: none for JPY).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared.events.types import DecimalString
-from shared.http.inputs import Input
+from shared.http.inputs import Input, MoneyInput, StrictBool, decimal_input
 from shared.http.pagination import Page
 
 OrderChannel = Literal["store", "phone", "email", "sms", "messenger", "web", "field", "post"]
@@ -34,9 +34,9 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Category = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64)]
 Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-# Amounts: finite, non-negative, at most 18 integer digits; the currency decides the decimals.
-Amount = Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=2, allow_inf_nan=False)]
-Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False)]
+# Amounts: plain decimal strings, non-negative, at most 18 integer digits; the currency decides the decimals.
+Amount = MoneyInput
+Percent = Annotated[decimal_input(decimals=2, integer_digits=3, example="12.5"), Field(le=100, description="0 to 100")]
 Quantity = Annotated[int, Field(strict=True, gt=0, le=1_000_000)]
 
 
@@ -48,7 +48,7 @@ class ProductBase(Input):
     category: Category
     unit_price: Amount
     unit_cost: Amount = Field(description="what one unit costs the company, for margins")
-    active: bool = True
+    active: StrictBool = True
 
 
 class ProductCreate(ProductBase):
@@ -63,7 +63,7 @@ class ProductUpdate(Input):
     category: Category | None = None
     unit_price: Amount | None = None
     unit_cost: Amount | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> ProductUpdate:

@@ -26,18 +26,16 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from shared.bus import inbox
 from shared.bus.handlers import HandlerRegistry
 from shared.bus.kafka import start_producer, stop_quietly
 from shared.db.engine import Database
+from shared.db.outages import is_database_outage as _is_transient
 from shared.db.types import utcnow
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import dead_letter_topic
@@ -45,31 +43,6 @@ from shared.observability.context import event_context
 from shared.observability.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_HANDLED
 
 log = logging.getLogger(__name__)
-
-
-_OUTAGES = (
-    OperationalError,  # includes SQLite's "database is locked"
-    InterfaceError,
-    PoolTimeout,  # every pooled connection busy
-    TimeoutError,  # e.g. connecting to a host that does not answer
-    OSError,  # refused, reset, unreachable
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-)
-
-# Connection exception, insufficient resources, operator intervention (shutdown), and
-# serialization failure or deadlock: a later try can succeed.
-_OUTAGE_SQLSTATES = ("08", "53", "57P", "40")
-
-
-def _is_transient(exc: Exception) -> bool:
-    """A database (or network) outage: not the event's fault, so not counted towards dead-lettering."""
-    if isinstance(exc, _OUTAGES):
-        return True
-    if isinstance(exc, DBAPIError):
-        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
-        return exc.connection_invalidated or isinstance(exc.orig, _OUTAGES) or sqlstate.startswith(_OUTAGE_SQLSTATES)
-    return False
 
 
 class _Unfinished(Exception):

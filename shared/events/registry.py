@@ -57,8 +57,14 @@ def contract_for(event_type: str, version: int) -> type[EventContract] | None:
     return _CONTRACTS.get((event_type, version))
 
 
-def registered_contracts() -> dict[tuple[str, int], type[EventContract]]:
+CONTRACTS_PACKAGE = "shared.events.contracts"
+
+
+def registered_contracts(*, published_only: bool = True) -> dict[tuple[str, int], type[EventContract]]:
+    """Every contract of the services' published topics (tests may register probe contracts of their
+    own elsewhere; those are included only with ``published_only=False``)."""
     # Importing the contract modules fills the registry.
     import shared.events.contracts  # noqa: F401
 
-    return dict(_CONTRACTS)
+    return {key: model for key, model in _CONTRACTS.items()
+            if not published_only or model.__module__.startswith(CONTRACTS_PACKAGE + ".")}

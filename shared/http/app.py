@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.db.engine import Database
 from shared.http.auth import Authenticator
 from shared.http.errors import install_error_handlers, problem_response
+from shared.http.openapi import document_problems
 from shared.observability.context import correlation_id_var
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import HTTP_LATENCY
@@ -96,11 +97,13 @@ class RequestContextMiddleware:
                                 headers={"X-Request-ID": request_id})
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+# Async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, which for a
+# one-attribute lookup costs far more than the lookup (7 % of CPU in the performance profile).
+async def get_runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.runtime.db
 
 
@@ -115,7 +118,9 @@ def _health_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database and broker")
+    @router.get("/readyz", summary="Readiness: database and broker",
+                responses={503: {"description": "Not ready: the checks say which part is failing",
+                                 "content": {"application/json": {}}}})
     async def readyz(runtime: RuntimeDep) -> JSONResponse:
         ready, checks = await runtime.readiness()
         return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
@@ -141,7 +146,10 @@ def create_service_app(*, runtime: ServiceRuntime, title: str, description: str,
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, **fastapi_kwargs)
+    # No trailing-slash redirects: Starlette builds their Location from the Host header, so
+    # "/customers/" with "Host: evil.example" would send the client to evil.example.
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
+                  redirect_slashes=False, **fastapi_kwargs)
     app.state.runtime = runtime
     app.state.authenticator = Authenticator(settings)
     install_error_handlers(app)
@@ -150,7 +158,9 @@ def create_service_app(*, runtime: ServiceRuntime, title: str, description: str,
                            allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID"])
     app.add_middleware(RequestContextMiddleware, service=settings.service_name,
                        max_body_bytes=settings.max_body_bytes)
-    app.include_router(_health_router())
+    health = _health_router()
+    app.include_router(health)
     for router in routers:
         app.include_router(router)
+    document_problems(app, skip=health.routes)
     return app

@@ -54,12 +54,16 @@ class Authenticator:
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid bearer token: {exc}") from exc
-        if len(str(claims["sub"])) > MAX_SUBJECT_LENGTH:
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject.strip():
+            # The subject is recorded as "who did it": an empty one would record nobody.
+            raise Unauthorized("the token's subject is empty")
+        if len(subject) > MAX_SUBJECT_LENGTH:
             raise Unauthorized(f"the token's subject is longer than {MAX_SUBJECT_LENGTH} characters")
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise Unauthorized("the token's roles claim must be a list of strings")
-        return Principal(subject=str(claims["sub"]), roles=frozenset(roles))
+        return Principal(subject=subject, roles=frozenset(roles))
 
 
 def issue_token(*, secret: str, subject: str, roles: list[str], ttl: timedelta = timedelta(hours=12),
@@ -97,4 +101,5 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]
             raise Forbidden(f"this action needs one of the roles: {', '.join(sorted(allowed | {'admin'}))}")
         return principal
 
+    dependency.required_roles = allowed  # type: ignore[attr-defined]  # read by the OpenAPI derivation (403)
     return dependency

@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
         if correlation_id:
             entry["correlation_id"] = correlation_id
         for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
+            if key not in _RESERVED and not key.startswith("_") and key != "color_message":
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import uvicorn
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 
 from shared.config import LOCAL_JWT_SECRET
 from shared.http.auth import issue_token
+from shared.http.server import server_config
 
 
 def bearer(role: str, subject: str = "tester", secret: str = LOCAL_JWT_SECRET) -> dict[str, str]:
@@ -35,10 +37,14 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def served(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
-    """The app served by uvicorn on 127.0.0.1; yields its base URL. Stopping it is a real outage."""
+async def served(app: FastAPI, port: int | None = None, **config: Any) -> AsyncIterator[str]:
+    """The app served on 127.0.0.1 as in production (``server_config``); yields its base URL.
+
+    Stopping it is a real outage. ``config`` overrides the server configuration (e.g. a short
+    ``header_read_timeout`` for a test of it).
+    """
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, **{"log_level": "warning", **config}))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

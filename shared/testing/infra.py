@@ -1,7 +1,7 @@
 """Where the tests' Kafka broker and PostgreSQL server come from.
 
 In order: the ones named by environment variables; testcontainers when a Docker engine answers;
-otherwise local ones started from the machine's own packages (``pelanggan.infra``). There is no
+otherwise local ones started from the machine's own packages (``shared.infra``). There is no
 fourth option: when none works the session fails loudly, it never skips the integration tests.
 
 - ``PELANGGAN_TEST_KAFKA_BOOTSTRAP``: e.g. ``127.0.0.1:9092``
@@ -24,9 +24,9 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from pelanggan.infra import run_sync
-from pelanggan.infra.kafka import DEFAULT_HOME, LocalKafka
-from pelanggan.infra.postgres import LocalPostgres
+from shared.infra import run_sync
+from shared.infra.kafka import DEFAULT_HOME, LocalKafka
+from shared.infra.postgres import LocalPostgres
 from shared.testing.apps import free_port
 
 log = logging.getLogger(__name__)

@@ -12,13 +12,13 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from pelanggan.infra.kafka import LocalKafka
 from shared.bus.kafka import ensure_topics
 from shared.db.base import shared_metadata
 from shared.db.engine import Database
 from shared.db.types import utcnow
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import EventContract, contract, dead_letter_topic, topic_for
+from shared.infra.kafka import LocalKafka
 from shared.testing.infra import outage_broker
 
 probe_metadata = sa.MetaData()

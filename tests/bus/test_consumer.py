@@ -14,12 +14,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pelanggan.infra.kafka import LocalKafka
 from shared.bus.consumer import ConsumerRunner
 from shared.bus.dead_letters import read_dead_letters, replay_dead_letters
 from shared.bus.handlers import HandlerRegistry
 from shared.db.engine import Database
 from shared.events.envelope import EventEnvelope
+from shared.infra.kafka import LocalKafka
 from tests.bus.conftest import (
     PROBE_DLQ,
     PROBE_TOPIC,

@@ -11,12 +11,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from sqlalchemy import func, select
 
-from pelanggan.infra.kafka import LocalKafka
 from shared.bus.kafka import start_producer
 from shared.bus.outbox import add_event
 from shared.bus.relay import OutboxRelay
 from shared.bus.tables import OutboxMessage
 from shared.db.engine import Database
+from shared.infra.kafka import LocalKafka
 from tests.bus.conftest import PROBE_TOPIC, Probe, ProbeHappenedV1, read_topic
 
 pytestmark = pytest.mark.integration

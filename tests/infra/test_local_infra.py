@@ -16,8 +16,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from pelanggan.infra.kafka import DEFAULT_HOME, LocalKafka
-from pelanggan.infra.postgres import LocalPostgres
+from shared.infra.kafka import DEFAULT_HOME, LocalKafka
+from shared.infra.postgres import LocalPostgres
 
 pytestmark = pytest.mark.integration
 

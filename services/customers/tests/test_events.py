@@ -61,7 +61,7 @@ async def test_every_customer_event_is_a_registered_contract() -> None:
         "customers.customer.registered", "customers.customer.updated", "customers.customer.merged",
         "customers.customer.erased", "customers.consent.changed", "customers.manager.assigned",
         "customers.interaction.logged", "customers.consultation.scheduled", "customers.consultation.completed",
-        "customers.announcement.dispatched"}
+        "customers.consultation.cancelled", "customers.announcement.dispatched", "customers.announcement.delivered"}
 
 
 async def test_registering_publishes_customer_registered(client: httpx.AsyncClient, event_log: EventLog) -> None:

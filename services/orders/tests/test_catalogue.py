@@ -24,7 +24,7 @@ async def test_product_lifecycle_keeps_price_periods_and_publishes_them(client: 
     sku = unique("pap-")
     response = await client.post("/products", json={
         "sku": f"  {sku} ", "name": "Kertas HVS A4", "category": " Paper ", "unit_price": "45000.50",
-        "unit_cost": 30250.25}, headers=MANAGER)
+        "unit_cost": "30250.25"}, headers=MANAGER)
     assert response.status_code == 201, response.text
     product = response.json()
     assert response.headers["location"] == f"/products/{product['id']}"

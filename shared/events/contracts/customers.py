@@ -152,3 +152,15 @@ class AnnouncementDispatchedV2(EventContract):
     failed: int
     deliveries_by_channel: dict[str, int]
     dispatched_at: UtcDatetime
+
+
+@contract("customers.announcement.delivered", 1)
+class AnnouncementDeliveredV1(EventContract):
+    """One customer's delivery of an announcement (keyed by the customer: cost to serve per customer).
+    Carries no address and no text: the channel and the outcome only."""
+
+    announcement_id: str
+    customer_id: str
+    channel: Channel
+    status: Literal["sent", "failed"]
+    delivered_at: UtcDatetime

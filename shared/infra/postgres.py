@@ -31,7 +31,7 @@ from typing import Any
 
 import asyncpg
 
-from pelanggan.infra import REPO_ROOT, InfraError, run_sync
+from shared.infra import REPO_ROOT, InfraError, run_sync
 
 __all__ = ["DEFAULT_ROOT", "LocalPostgres"]
 
@@ -241,7 +241,7 @@ class LocalPostgres:
             "full_page_writes": "off",
             "max_connections": "200",
         }
-        lines = ["# Written by pelanggan.infra.postgres.LocalPostgres at every start; edits are lost."]
+        lines = ["# Written by shared.infra.postgres.LocalPostgres at every start; edits are lost."]
         lines += [f"{key} = {_quote_setting(value)}" for key, value in settings.items()]
         settings_file = self.datadir / _SETTINGS_FILE
         settings_file.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -32,7 +32,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaClient
 
-from pelanggan.infra import REPO_ROOT, InfraError, run_sync
+from shared.infra import REPO_ROOT, InfraError, run_sync
 
 __all__ = ["DEFAULT_HOME", "KAFKA_VERSION", "LocalKafka"]
 
@@ -307,7 +307,7 @@ class LocalKafka:
             "num.recovery.threads.per.data.dir": 1,
             "background.threads": 4,
         }
-        lines = ["# Written by pelanggan.infra.kafka.LocalKafka at every start; edits are lost."]
+        lines = ["# Written by shared.infra.kafka.LocalKafka at every start; edits are lost."]
         lines += [f"{key}={value}" for key, value in settings.items()]
         return "\n".join(lines) + "\n"
 

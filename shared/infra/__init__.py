@@ -4,8 +4,8 @@ Both run as plain child processes from packages on the machine (a JDK plus Maven
 Central jars for Kafka, the distribution's PostgreSQL server binaries), so
 neither Docker nor a network beyond the package registries is needed.
 
-    from pelanggan.infra.kafka import LocalKafka
-    from pelanggan.infra.postgres import LocalPostgres
+    from shared.infra.kafka import LocalKafka
+    from shared.infra.postgres import LocalPostgres
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 __all__ = ["REPO_ROOT", "InfraError", "run_sync"]
 
-#: Repository root (this file is <repo>/pelanggan/infra/__init__.py). Local
+#: Repository root (this file is <repo>/shared/infra/__init__.py). Local
 #: state lives under <repo>/.local, which git ignores.
 REPO_ROOT: Path = Path(__file__).resolve().parents[2]
 

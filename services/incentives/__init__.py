@@ -1,0 +1,1 @@
+"""Incentives service: staff directory, product weights, weighted contribution, bonuses, gifts, recognition."""
