@@ -208,8 +208,10 @@ async def _statements_available(admin_url: str) -> bool:
 
 @asynccontextmanager
 async def bench_context(*, quick: bool, postgres: str | None = None, kafka: str | None = None,
-                        label: str = "latest", profile: bool = True) -> AsyncIterator[BenchContext]:
-    """A context on the given servers, or on a private broker and PostgreSQL started on free ports."""
+                        label: str = "latest", profile: bool = True, keep: bool = False) -> AsyncIterator[BenchContext]:
+    """A context on the given servers, or on a private broker and PostgreSQL started on free ports.
+
+    ``keep`` leaves the scratch folder (services' logs, SQLite files, spec files) for a look after."""
     scratch = Path(tempfile.mkdtemp(prefix="pelanggan-bench-"))
     broker: LocalKafka | None = None
     server: LocalPostgres | None = None
@@ -249,7 +251,10 @@ async def bench_context(*, quick: bool, postgres: str | None = None, kafka: str 
             await asyncio.to_thread(broker.stop)
         if server is not None:
             await asyncio.to_thread(server.stop)
-        shutil.rmtree(scratch, ignore_errors=True)
+        if keep:
+            log.info("scratch folder kept: %s", scratch)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 # ----- running one module alone -------------------------------------------------------------------
@@ -260,6 +265,8 @@ def configure_logging() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("pelanggan").setLevel(logging.WARNING)
+    logging.getLogger("shared").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def cli(run: Callable[[BenchContext], Awaitable[list[Figure]]]) -> None:
@@ -271,12 +278,13 @@ def cli(run: Callable[[BenchContext], Awaitable[list[Figure]]]) -> None:
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to use instead of a private one")
     parser.add_argument("--kafka", help="bootstrap address of a broker to use instead of a private one")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiles of missed targets")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, SQLite files)")
     args = parser.parse_args()
     configure_logging()
 
     async def main() -> list[Figure]:
         async with bench_context(quick=args.quick, postgres=args.postgres, kafka=args.kafka,
-                                 profile=not args.no_profile) as ctx:
+                                 profile=not args.no_profile, keep=args.keep) as ctx:
             figures = await run(ctx)
             for _module, title, markdown in ctx.sections:
                 print(f"\n## {title}\n\n{markdown}")

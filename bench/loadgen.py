@@ -93,6 +93,8 @@ async def drive(url: str, spec: dict, concurrency: int, window: Window, watch: C
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     first_sent, last_done = [float("inf")], [0.0]
+    answered: set[int] = set()
+    all_answered = asyncio.Event()
 
     async def worker(n: int) -> None:
         build = request_factory(spec, f"{host}:{port}", seed=n * 7919 + int(time.time()))
@@ -108,12 +110,18 @@ async def drive(url: str, spec: dict, concurrency: int, window: Window, watch: C
                 except (OSError, asyncio.IncompleteReadError) as exc:
                     status, close = type(exc).__name__, True  # type: ignore[assignment]
                 done = time.perf_counter()
+                answered.add(n)
+                if len(answered) == concurrency:
+                    all_answered.set()
+                ok = isinstance(status, int) and 200 <= status < 300
                 if window.counts(done):
                     last_done[0] = max(last_done[0], done)
-                    if isinstance(status, int) and 200 <= status < 300:
+                    if ok:
                         latencies.append(done - sent)
                     else:
                         errors[str(status)] += 1
+                elif not ok and done >= window.end:
+                    errors[f"{status} after the window"] += 1  # not counted, but a failure worth knowing of
                 if close:
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, port)
@@ -121,9 +129,14 @@ async def drive(url: str, spec: dict, concurrency: int, window: Window, watch: C
             writer.close()
 
     window.open()
+    opened = time.perf_counter()
     workers = [asyncio.create_task(worker(n)) for n in range(concurrency)]
     if window.requests is None:
         await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
+        if not all_answered.is_set():
+            window.hold()
+            await asyncio.wait_for(all_answered.wait(), 300)
+        window.begin(time.perf_counter())
         watch.start()
         await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
         cpu = watch.stop()
@@ -136,7 +149,8 @@ async def drive(url: str, spec: dict, concurrency: int, window: Window, watch: C
         await asyncio.wait_for(asyncio.gather(*workers), 600)
         cpu = watch.stop()
         elapsed = last_done[0] - first_sent[0]
-    return outcome(latencies, dict(errors), elapsed, cpu).to_json()
+    warmup = window.start - opened if window.requests is None else 0.0
+    return outcome(latencies, dict(errors), elapsed, cpu, warmup).to_json()
 
 
 def main() -> None:

@@ -2,8 +2,11 @@
 
 Both are closed loops: ``concurrency`` workers each start the next operation as soon as the last
 one finished. Operations that finish inside the window (after the warm-up, for ``duration``
-seconds) are counted; CPU of the watched processes is read at the window's two ends. With
-``requests`` instead of a duration, exactly that many operations are run and all are counted.
+seconds) are counted; the load generator also waits, before opening the window, until every
+worker has had an answer (a burst of 64 concurrent first requests against a slow service takes
+longer than any fixed warm-up to reach a steady state). CPU of the watched processes is read at
+the window's two ends. With ``requests`` instead of a duration, exactly that many operations are
+run and all are counted.
 Standard library only: this module runs in the load generator's and the baselines' processes.
 """
 
@@ -44,6 +47,16 @@ class Window:
             self.start = now + self.warmup
             self.end = self.start + self.duration
 
+    def hold(self) -> None:
+        """Keep the window from closing while its start is not yet fixed (see ``begin``)."""
+        self.end = float("inf")
+
+    def begin(self, at: float) -> None:
+        """Fix the window's start (no earlier than planned) and so its end."""
+        assert self.duration is not None
+        self.start = max(self.start, at)
+        self.end = self.start + self.duration
+
     def take(self) -> bool:
         """Whether a worker may start another operation."""
         if self.requests is not None:
@@ -67,6 +80,7 @@ class Outcome:
     p99_ms: float
     mean_ms: float
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds in the window: "self", pids, "postgres"
+    warmup: float = 0.0  # seconds from the first request to the window's start
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -75,7 +89,10 @@ class Outcome:
 def generator_share(results: list[Outcome]) -> str:
     """How much of a core the load generator (or baseline) process itself used, as a note."""
     shares = [r.cpu.get("self", 0.0) / r.elapsed for r in results if r.elapsed > 0]
-    return f"load generator at {100 * max(shares):.0f} % of a core at most" if shares else ""
+    if not shares:
+        return ""
+    warmup = max(r.warmup for r in results)
+    return f"load generator at {100 * max(shares):.0f} % of a core at most; warm-up up to {warmup:.1f} s"
 
 
 def paired_ratios(ours: list[float], theirs: list[float]) -> str:
@@ -84,11 +101,12 @@ def paired_ratios(ours: list[float], theirs: list[float]) -> str:
     return "per repetition: " + ", ".join(pairs) if pairs else ""
 
 
-def outcome(latencies: list[float], errors: dict[str, int], elapsed: float, cpu: dict[str, float]) -> Outcome:
+def outcome(latencies: list[float], errors: dict[str, int], elapsed: float, cpu: dict[str, float],
+            warmup: float = 0.0) -> Outcome:
     ordered = sorted(latencies)
     return Outcome(
         completed=len(ordered), errors=errors, elapsed=elapsed,
         throughput=len(ordered) / elapsed if elapsed > 0 else 0.0,
         p50_ms=percentile(ordered, 0.50) * 1000, p99_ms=percentile(ordered, 0.99) * 1000,
-        mean_ms=(sum(ordered) / len(ordered) * 1000) if ordered else float("nan"), cpu=cpu,
+        mean_ms=(sum(ordered) / len(ordered) * 1000) if ordered else float("nan"), cpu=cpu, warmup=warmup,
     )

@@ -113,7 +113,7 @@ async def run_all(args: argparse.Namespace) -> dict:
     git, load_before = git_state(), os.getloadavg()
     results: dict = {"modules": {}, "sections": []}
     async with bench_context(quick=args.quick, postgres=args.postgres, kafka=args.kafka, label=label,
-                             profile=not args.no_profile) as ctx:
+                             profile=not args.no_profile, keep=args.keep) as ctx:
         for old in ctx.results_dir.glob("profile-*.txt"):
             old.unlink()  # profiles of an earlier run would be mistaken for this one's
         for name in names:
@@ -151,6 +151,7 @@ def main() -> None:
     parser.add_argument("--save-before", action="store_true", help="record this run as bench/results/before.json")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiles of missed targets")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder (services' logs, SQLite files)")
     args = parser.parse_args()
     configure_logging()
     results = asyncio.run(run_all(args))
