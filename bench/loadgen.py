@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import sys
 import time
 import uuid
@@ -62,8 +63,20 @@ def request_factory(spec: dict, host: str, seed: int) -> Callable[[], bytes]:
     raise SystemExit(f"unknown spec kind {spec['kind']!r}")
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one response; returns (status, whether the server will close the connection)."""
+_ORDER_ID = re.compile(rb'"id":\s*"([^"]+)"')
+
+
+def _new_order(body: bytes, placed: set[bytes]) -> bool:
+    """Whether a 201 is a new order (not the stored answer to a key used before)."""
+    match = _ORDER_ID.search(body)
+    if match is None or match.group(1) in placed:
+        return False
+    placed.add(match.group(1))
+    return True
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
+    """Read one response; returns (status, whether the server will close the connection, body)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length, chunked, close = 0, False, False
@@ -76,15 +89,16 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
             chunked = True
         elif name == b"connection" and b"close" in value.lower():
             close = True
+    body = b""
     if chunked:
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
+            body += (await reader.readexactly(size + 2))[:-2]
             if size == 0:
                 break
     elif length:
-        await reader.readexactly(length)
-    return status, close
+        body = await reader.readexactly(length)
+    return status, close, body
 
 
 async def drive(url: str, spec: dict, concurrency: int, window: Window, watch: CpuWatch) -> str:
@@ -94,10 +108,17 @@ async def drive(url: str, spec: dict, concurrency: int, window: Window, watch: C
     errors: Counter[str] = Counter()
     first_sent, last_done = [float("inf")], [0.0]
     answered: set[int] = set()
+    placed: set[bytes] = set()
     all_answered = asyncio.Event()
+
+    warm: list[float] = []  # latencies before the window, to size it
 
     async def worker(n: int) -> None:
         build = request_factory(spec, f"{host}:{port}", seed=n * 7919 + int(time.time()))
+        if window.requests is None:
+            # Ramp up over the first half of the warm-up: 64 first requests at once are a burst
+            # that a slow service takes many seconds to work through, not its steady state.
+            await asyncio.sleep(window.warmup / 2 * n / concurrency)
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while window.take():
@@ -106,9 +127,9 @@ async def drive(url: str, spec: dict, concurrency: int, window: Window, watch: C
                 first_sent[0] = min(first_sent[0], sent)
                 try:
                     writer.write(request)
-                    status, close = await read_response(reader)
+                    status, close, body = await read_response(reader)
                 except (OSError, asyncio.IncompleteReadError) as exc:
-                    status, close = type(exc).__name__, True  # type: ignore[assignment]
+                    status, close, body = type(exc).__name__, True, b""  # type: ignore[assignment]
                 done = time.perf_counter()
                 answered.add(n)
                 if len(answered) == concurrency:
@@ -116,12 +137,16 @@ async def drive(url: str, spec: dict, concurrency: int, window: Window, watch: C
                 ok = isinstance(status, int) and 200 <= status < 300
                 if window.counts(done):
                     last_done[0] = max(last_done[0], done)
-                    if ok:
+                    if ok and spec["kind"] == "orders" and not _new_order(body, placed):
+                        errors["201 replaying an earlier order"] += 1  # the same Idempotency-Key again
+                    elif ok:
                         latencies.append(done - sent)
                     else:
                         errors[str(status)] += 1
                 elif not ok and done >= window.end:
                     errors[f"{status} after the window"] += 1  # not counted, but a failure worth knowing of
+                elif ok and done < window.start:
+                    warm.append(done - sent)
                 if close:
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, port)
@@ -134,9 +159,15 @@ async def drive(url: str, spec: dict, concurrency: int, window: Window, watch: C
     if window.requests is None:
         await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
         if not all_answered.is_set():
+            # Some worker still waits for its first answer: no steady state yet. Wait for it, then
+            # let a warm-up pass, so that the window does not open on the burst that answer ends.
             window.hold()
             await asyncio.wait_for(all_answered.wait(), 300)
-        window.begin(time.perf_counter())
+            await asyncio.sleep(window.warmup)
+        # A window shorter than a few latencies counts bursts, not a rate: at least 3 median latencies.
+        typical = sorted(warm)[len(warm) // 2] if warm else 0.0
+        window.begin(time.perf_counter(), duration=min(max(window.duration or 0.0, 3 * typical),
+                                                       4 * (window.duration or 0.0)))
         watch.start()
         await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
         cpu = watch.stop()

@@ -2,9 +2,10 @@
 
 Both are closed loops: ``concurrency`` workers each start the next operation as soon as the last
 one finished. Operations that finish inside the window (after the warm-up, for ``duration``
-seconds) are counted; the load generator also waits, before opening the window, until every
-worker has had an answer (a burst of 64 concurrent first requests against a slow service takes
-longer than any fixed warm-up to reach a steady state). CPU of the watched processes is read at
+seconds) are counted. The load generator also ramps its workers up over the first half of the
+warm-up, opens the window only once every worker has had an answer (then after one more warm-up),
+and makes the window at least 3 median latencies long (at most 4x the planned length): against a
+service answering in seconds, a short window counts bursts, not a rate. CPU of the watched processes is read at
 the window's two ends. With ``requests`` instead of a duration, exactly that many operations are
 run and all are counted.
 Standard library only: this module runs in the load generator's and the baselines' processes.
@@ -51,9 +52,10 @@ class Window:
         """Keep the window from closing while its start is not yet fixed (see ``begin``)."""
         self.end = float("inf")
 
-    def begin(self, at: float) -> None:
-        """Fix the window's start (no earlier than planned) and so its end."""
+    def begin(self, at: float, duration: float | None = None) -> None:
+        """Fix the window's start (no earlier than planned) and its length (by default the planned one)."""
         assert self.duration is not None
+        self.duration = duration or self.duration
         self.start = max(self.start, at)
         self.end = self.start + self.duration
 
@@ -91,8 +93,9 @@ def generator_share(results: list[Outcome]) -> str:
     shares = [r.cpu.get("self", 0.0) / r.elapsed for r in results if r.elapsed > 0]
     if not shares:
         return ""
-    warmup = max(r.warmup for r in results)
-    return f"load generator at {100 * max(shares):.0f} % of a core at most; warm-up up to {warmup:.1f} s"
+    warmup, window = max(r.warmup for r in results), max(r.elapsed for r in results)
+    return (f"load generator at {100 * max(shares):.0f} % of a core at most; warm-up up to {warmup:.1f} s, "
+            f"window up to {window:.1f} s")
 
 
 def paired_ratios(ours: list[float], theirs: list[float]) -> str:
