@@ -106,6 +106,7 @@ def render(results: dict, before: dict | None, method: str) -> str:
             f"- command: `{meta['command']}` ({meta['mode']}), started {meta['started_at']}, "
             f"took {meta['duration_s'] / 60:.1f} min",
             f"- commit: `{meta['git']['commit'][:10]}`{' (uncommitted changes)' if meta['git'].get('dirty') else ''}",
+            *([f"- code measured: {meta['code']}"] if meta.get("code") else []),
             *([f"- load average (1, 5, 15 min) at the start {_loads(meta['load_average']['start'])}, at the end "
                f"{_loads(meta['load_average']['end'])}: above 2, other work competed with the bench for the 2 cores"]
               if meta.get("load_average") else []),
@@ -145,7 +146,8 @@ def render(results: dict, before: dict | None, method: str) -> str:
         out += ["## Before (the baseline commit)", "",
                 f"`bench/results/before.json`: {before['meta'].get('mode')} run of "
                 f"{before['meta'].get('started_at', '?')[:16]} on commit "
-                f"`{before['meta'].get('git', {}).get('commit', '?')[:10]}`, before any optimisation.", "",
+                f"`{before['meta'].get('git', {}).get('commit', '?')[:10]}`, before any optimisation"
+                + (f" ({before['meta']['code']})" if before["meta"].get("code") else "") + ".", "",
                 "| figure | value | baseline | ratio | target | met |", "|---|---:|---:|---:|---|---|"]
         for figure in before_figures.values():
             out.append(f"| {_escape(figure['name'])} | {fmt(figure['value'])} {figure['unit']} | "

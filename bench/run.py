@@ -4,6 +4,7 @@
     python -m bench.run                  # make bench-full: full sizes
     python -m bench.run --only orders    # some modules only (comma-separated)
     python -m bench.run --save-before    # record this run as the "before" (bench/results/before.json)
+    python -m bench.run --render         # rewrite docs/benchmarks.md from latest.json and before.json
 
 Modules are the files ``bench/<name>.py`` defining ``async def run(ctx)``. Raw results go to
 ``bench/results/latest.json`` (``before.json`` with ``--save-before``), profiles beside them
@@ -152,12 +153,16 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true", help="skip the profiles of missed targets")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (services' logs, SQLite files)")
+    parser.add_argument("--render", action="store_true", help="only rewrite the document from the saved results")
     args = parser.parse_args()
     configure_logging()
-    results = asyncio.run(run_all(args))
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / ("before.json" if args.save_before else "latest.json")
-    out.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    if args.render:
+        results = json.loads(out.read_text(encoding="utf-8"))
+    else:
+        results = asyncio.run(run_all(args))
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
     before_file = RESULTS_DIR / "before.json"
     before = json.loads(before_file.read_text()) if before_file.is_file() else None
     if not args.no_doc:
