@@ -164,10 +164,11 @@ async def drive(url: str, spec: dict, concurrency: int, window: Window, watch: C
             window.hold()
             await asyncio.wait_for(all_answered.wait(), 300)
             await asyncio.sleep(window.warmup)
-        # A window shorter than a few latencies counts bursts, not a rate: at least 3 median latencies.
+        # A window shorter than a few latencies counts bursts, not a rate: at least 3 median latencies
+        # (at most twice the planned length, so a quick run stays quick).
         typical = sorted(warm)[len(warm) // 2] if warm else 0.0
         window.begin(time.perf_counter(), duration=min(max(window.duration or 0.0, 3 * typical),
-                                                       4 * (window.duration or 0.0)))
+                                                       2 * (window.duration or 0.0)))
         watch.start()
         await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
         cpu = watch.stop()

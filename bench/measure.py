@@ -4,7 +4,7 @@ Both are closed loops: ``concurrency`` workers each start the next operation as 
 one finished. Operations that finish inside the window (after the warm-up, for ``duration``
 seconds) are counted. The load generator also ramps its workers up over the first half of the
 warm-up, opens the window only once every worker has had an answer (then after one more warm-up),
-and makes the window at least 3 median latencies long (at most 4x the planned length): against a
+and makes the window at least 3 median latencies long (at most twice the planned length): against a
 service answering in seconds, a short window counts bursts, not a rate. CPU of the watched processes is read at
 the window's two ends. With ``requests`` instead of a duration, exactly that many operations are
 run and all are counted.
