@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import os
 import signal
@@ -242,6 +243,13 @@ def _bootstrap(given: str | None) -> str:
     return given or os.environ.get("PELANGGAN_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
 
+def _default_actor() -> str:
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container, say)
+        return "unknown"
+
+
 @dlq_app.command("list")
 def dlq_list(
     topic: Annotated[str, typer.Argument(help="dead-letter topic, e.g. customers.events.dlq")],
@@ -249,15 +257,21 @@ def dlq_list(
     limit: int = 100,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List the dead letters of a topic with their error and original coordinates."""
-    from shared.bus.dead_letters import read_dead_letters
+    """List the dead letters of a topic with their error, original coordinates and replays."""
+    from shared.bus.dead_letters import read_dead_letters, read_replays
 
-    letters = asyncio.run(read_dead_letters(_bootstrap(bootstrap), topic, limit=limit))
+    async def read() -> tuple[list, dict]:  # type: ignore[type-arg]
+        return (await read_dead_letters(_bootstrap(bootstrap), topic, limit=limit),
+                await read_replays(_bootstrap(bootstrap), topic))
+
+    letters, replays = asyncio.run(read())
     if as_json:
         typer.echo(
             json.dumps(
                 [
-                    {"partition": x.partition, "offset": x.offset, "event": x.event, "headers": x.headers}
+                    {"partition": x.partition, "offset": x.offset, "event": x.event, "headers": x.headers,
+                     "replays": [{"at": r.replayed_at, "by": r.replayed_by, "to": r.republished_to}
+                                 for r in replays.get(x.coordinates, [])]}
                     for x in letters
                 ],
                 indent=2,
@@ -265,9 +279,10 @@ def dlq_list(
         )
         return
     table = Table(title=f"{len(letters)} dead letter(s) in {topic}")
-    for column in ("offset", "event id", "type", "group", "attempts", "error"):
+    for column in ("offset", "event id", "type", "group", "attempts", "error", "replayed"):
         table.add_column(column)
     for x in letters:
+        done = replays.get(x.coordinates, [])
         table.add_row(
             f"{x.partition}/{x.offset}",
             str(x.event.get("event_id", "-")),
@@ -275,6 +290,8 @@ def dlq_list(
             x.headers.get("x-consumer-group", "-"),
             x.headers.get("x-attempts", "-"),
             x.headers.get("x-error", "-")[:80],
+            f"{done[-1].replayed_at} by {done[-1].replayed_by}" + (f" ({len(done)}x)" if len(done) > 1 else "")
+            if done else "-",
         )
     console.print(table)
 
@@ -283,19 +300,31 @@ def dlq_list(
 def dlq_replay(
     topic: Annotated[str, typer.Argument(help="dead-letter topic, e.g. customers.events.dlq")],
     event_id: Annotated[list[str] | None, typer.Option("--event-id", help="replay only these (repeatable)")] = None,
-    all_letters: Annotated[bool, typer.Option("--all", help="replay every dead letter in the topic")] = False,
+    all_letters: Annotated[bool, typer.Option("--all", help="replay every letter not replayed yet")] = False,
+    again: Annotated[bool, typer.Option("--again", help="with --all: also letters replayed before")] = False,
+    actor: Annotated[str | None, typer.Option("--actor", help="who replays, for the record (default: $USER)")] = None,
     bootstrap: Annotated[str | None, typer.Option()] = None,
 ) -> None:
-    """Republish dead letters to their original topic (consumers that already applied one skip it)."""
-    from shared.bus.dead_letters import read_dead_letters, replay_dead_letters
+    """Republish dead letters to their original topic and partition, and record who did it when."""
+    from shared.bus.dead_letters import read_dead_letters, read_replays, replay_dead_letters
 
     if not event_id and not all_letters:
         _fail("name --event-id ID (repeatable) or --all")
-    letters = asyncio.run(read_dead_letters(_bootstrap(bootstrap), topic, limit=100_000))
-    if event_id:
-        letters = [x for x in letters if x.event.get("event_id") in set(event_id)]
-    sent = asyncio.run(replay_dead_letters(_bootstrap(bootstrap), letters))
-    console.print(f"replayed {sent} dead letter(s) from {topic}")
+    address = _bootstrap(bootstrap)
+
+    async def replay() -> list:  # type: ignore[type-arg]
+        letters = await read_dead_letters(address, topic, limit=100_000)
+        if event_id:
+            letters = [x for x in letters if x.event.get("event_id") in set(event_id)]
+        elif not again:
+            replayed = await read_replays(address, topic)
+            letters = [x for x in letters if x.coordinates not in replayed]
+        return await replay_dead_letters(address, letters, actor=actor or _default_actor())
+
+    replays = asyncio.run(replay())
+    for r in replays:
+        console.print(f"{r.letter} -> {r.republished_to}")
+    console.print(f"replayed {len(replays)} dead letter(s) from {topic}")
 
 
 # ----- contracts and docs -----------------------------------------------------------------------

@@ -63,12 +63,24 @@ class ServiceSettings(BaseSettings):
     page_size_max: int = Field(default=200, description="the largest `limit` a list accepts")
 
     relay_batch_size: int = Field(default=200, description="outbox rows the relay reads per tick")
-    relay_idle_seconds: float = Field(default=0.5, description="relay poll interval when idle (commits wake it)")
+    relay_idle_seconds: float = Field(default=0.5, description="relay's first poll interval when idle, doubling up "
+                                                               "to `relay_max_idle_seconds` (commits wake it)")
     relay_send_timeout_seconds: float = Field(default=10.0, description="bound on one publish to the broker")
     consumer_max_attempts: int = Field(default=5, description="handler attempts before an event is dead-lettered")
     consumer_backoff_seconds: float = Field(default=0.5, description="first retry delay of a failed event "
                                                                      "(doubles per attempt)")
     consumer_max_records: int = Field(default=100, description="records a consumer fetches per poll")
+    relay_max_idle_seconds: float = Field(default=10.0, description="longest relay poll interval when idle (the "
+                                                                    "safety net for rows committed elsewhere)")
+    consumer_stall_seconds: float = Field(default=120.0, description="lag with no progress for this long: the "
+                                                                     "consumer is reported stalled and rebuilt")
+    outbox_retention_hours: float | None = Field(default=168.0, description="published outbox rows older than this "
+                                                                            "are deleted; unset keeps them")
+    inbox_retention_days: float | None = Field(
+        default=None, description="inbox rows older than this are deleted; unset keeps them. Must exceed the "
+                                  "retention of every topic the service consumes, or a replay re-applies old events")
+    retention_interval_seconds: float = Field(default=3600.0, description="how often the outbox and inbox are pruned")
+    retention_batch_size: int = Field(default=5000, description="rows deleted per pruning transaction")
 
     @classmethod
     def settings_customise_sources(

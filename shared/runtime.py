@@ -1,19 +1,30 @@
-"""Everything a service runs besides HTTP: database, migrations, outbox relay, consumers.
+"""Everything a service runs besides HTTP: database, migrations, outbox relay, consumers, pruning.
 
 Started and stopped by the app's lifespan. Background tasks are kept, cancelled on shutdown and
 bounded by timeouts, so shutdown completes even while the broker is down.
+
+Readiness (``readiness()``, served by ``/readyz``) means "this instance can serve its API": the
+database answers and its schema is at the migrations' head. The broker, the outbox relay and the
+consumers are reported in the body (and in metrics) as degraded, never as unready: with an outbox
+every write still succeeds while the broker is away, and a load balancer that dropped every
+replica for it would turn a broker outage into a full one (PITFALLS 21). The body is served
+without authentication, so it holds codes and numbers, never an exception's text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -21,13 +32,20 @@ from shared.bus.consumer import ConsumerRunner
 from shared.bus.handlers import HandlerRegistry
 from shared.bus.kafka import ensure_topics, start_producer
 from shared.bus.relay import OutboxRelay
+from shared.bus.retention import Pruner
 from shared.bus.tables import OutboxMessage
 from shared.config import ServiceSettings
 from shared.db.engine import Database
-from shared.db.migrations import upgrade_to_head
+from shared.db.migrations import alembic_config, upgrade_to_head
+from shared.db.types import utcnow
 from shared.events.registry import dead_letter_topic
+from shared.observability.metrics import DEGRADED, READY
 
 log = logging.getLogger(__name__)
+
+# Events waiting longer than this are reported as delayed, even while the relay reports no error.
+OUTBOX_DELAYED_SECONDS = 60.0
+_CHECK_TIMEOUT = 3.0
 
 
 class ServiceRuntime:
@@ -41,7 +59,7 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             db=self.db, producer_factory=self._new_producer, service=settings.service_name,
             batch_size=settings.relay_batch_size, idle_seconds=settings.relay_idle_seconds,
-            send_timeout=settings.relay_send_timeout_seconds,
+            max_idle_seconds=settings.relay_max_idle_seconds, send_timeout=settings.relay_send_timeout_seconds,
         )
         self.consumers: list[ConsumerRunner] = []
         if self.handlers:
@@ -49,11 +67,18 @@ class ServiceRuntime:
                 service=settings.service_name, group_id=settings.service_name, db=self.db,
                 registry=self.handlers, bootstrap=settings.kafka_bootstrap,
                 max_attempts=settings.consumer_max_attempts, backoff_seconds=settings.consumer_backoff_seconds,
-                max_records=settings.consumer_max_records,
+                max_records=settings.consumer_max_records, stall_seconds=settings.consumer_stall_seconds,
             ))
+        self.pruner = Pruner(
+            db=self.db, service=settings.service_name,
+            outbox_retention=_hours(settings.outbox_retention_hours),
+            inbox_retention=_days(settings.inbox_retention_days),
+            batch_size=settings.retention_batch_size, interval_seconds=settings.retention_interval_seconds,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._broker_checked_at = 0.0
         self._broker_ok = False
+        self._migration_heads: set[str] | None = None
         self._watch_outbox_commits()
 
     async def _new_producer(self) -> AIOKafkaProducer:
@@ -89,6 +114,8 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(self.relay.run_forever(), name="outbox-relay"))
         for consumer in self.consumers:
             self._tasks.append(asyncio.create_task(consumer.run_forever(), name=f"consumer-{consumer.group_id}"))
+        # Only with the bus: without it nothing is published (nothing to prune) nor consumed.
+        self._tasks.append(asyncio.create_task(self.pruner.run_forever(), name="retention"))
 
     async def stop(self, timeout: float = 15.0) -> None:
         for task in self._tasks:
@@ -100,6 +127,87 @@ class ServiceRuntime:
         self._tasks.clear()
         await self.relay.close()
         await self.db.dispose()
+
+    # ----- readiness ---------------------------------------------------------------------
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """``(ready, body)``: ready when the API can be served; the body says what is degraded.
+
+        ``body["status"]`` is "ready", "degraded" (ready, but the broker, the outbox or a consumer
+        is in trouble) or "not ready"; ``body["checks"]`` holds one entry per part. Answer 200
+        when ready (also when degraded), 503 otherwise.
+        """
+        checks: dict[str, Any] = {}
+        checks["database"], checks["migrations"] = await self._database_checks()
+        ready = checks["database"] == "ok" and checks["migrations"] == "ok"
+        degraded: dict[str, bool] = {}
+        if self.settings.bus_enabled:
+            checks["broker"] = "ok" if await self._broker_answers() else "unreachable"
+            checks["outbox"] = await self._outbox_check(database_ok=checks["database"] == "ok")
+            checks["consumers"] = [c.health() for c in self.consumers]
+            degraded = {
+                "broker": checks["broker"] != "ok",
+                "outbox": checks["outbox"]["state"] != "ok",
+                "consumers": any(c["state"] != "running" for c in checks["consumers"]),
+            }
+        status = "not ready" if not ready else "degraded" if any(degraded.values()) else "ready"
+        service = self.settings.service_name
+        READY.labels(service).set(1 if ready else 0)
+        for check, is_degraded in degraded.items():
+            DEGRADED.labels(service, check).set(1 if is_degraded else 0)
+        return ready, {"status": status, "checks": checks}
+
+    async def _database_checks(self) -> tuple[str, str]:
+        """("ok" | "unreachable", "ok" | "behind" | "unknown")."""
+        try:
+            heads = await self._heads()
+            applied = await asyncio.wait_for(self._applied_revisions(), _CHECK_TIMEOUT)
+        except Exception as exc:  # any failure to ask means unreachable; the cause goes to the log only
+            log.warning("readiness: database unreachable", extra={"error": repr(exc)})
+            return "unreachable", "unknown"
+        return "ok", "ok" if applied == heads else "behind"
+
+    async def _heads(self) -> set[str]:
+        if self._migration_heads is None:
+            config = alembic_config(database_url=self.db.url, migrations_dir=self.migrations_dir)
+            # Reads the migration files: once, in a thread (sync file I/O blocks the loop).
+            heads = await asyncio.to_thread(lambda: ScriptDirectory.from_config(config).get_heads())
+            self._migration_heads = set(heads)
+        return self._migration_heads
+
+    async def _applied_revisions(self) -> set[str]:
+        # Through the driver connection, outside a SQLAlchemy transaction: every SQLAlchemy
+        # transaction on SQLite is BEGIN IMMEDIATE, and a readiness probe must not queue for
+        # the database's write lock behind the API's writers.
+        query = "SELECT version_num FROM alembic_version"
+        async with self.db.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            try:
+                if self.db.is_sqlite:
+                    async with driver.execute(query) as cursor:
+                        rows = await cursor.fetchall()
+                else:
+                    rows = await driver.fetch(query)
+            except (asyncpg.UndefinedTableError, sqlite3.OperationalError) as exc:
+                if isinstance(exc, sqlite3.OperationalError) and "no such table" not in str(exc):
+                    raise
+                return set()  # never migrated
+        return {row[0] for row in rows}
+
+    async def _outbox_check(self, *, database_ok: bool) -> dict[str, Any]:
+        backlog = self.relay.last_backlog
+        stale = backlog is None or time.monotonic() - backlog.counted_at > self.relay.backlog_seconds
+        if stale and database_ok:  # the relay counts after its ticks, not while it backs off
+            try:
+                backlog = await asyncio.wait_for(self.relay.backlog(), _CHECK_TIMEOUT)
+            except Exception as exc:  # reported as unknown; the cause goes to the log only
+                log.warning("readiness: outbox backlog unknown", extra={"error": repr(exc)})
+        oldest = None
+        if backlog is not None and backlog.oldest_created_at is not None:
+            oldest = round(max(0.0, (utcnow() - backlog.oldest_created_at).total_seconds()), 1)
+        state = self.relay.state
+        if state == "ok" and oldest is not None and oldest > OUTBOX_DELAYED_SECONDS:
+            state = "delayed"
+        return {"state": state, "backlog": backlog.pending if backlog else None, "oldest_pending_seconds": oldest}
 
     async def _broker_answers(self) -> bool:
         # Cached: /readyz is polled often and a metadata round trip per poll is wasteful.
@@ -118,19 +226,10 @@ class ServiceRuntime:
         self._broker_checked_at = time.monotonic()
         return self._broker_ok
 
-    async def readiness(self) -> tuple[bool, dict[str, Any]]:
-        checks: dict[str, Any] = {}
-        try:
-            await asyncio.wait_for(self.db.check(), 3)
-            checks["database"] = "ok"
-        except Exception as exc:  # any failure means not ready; the reason is reported
-            checks["database"] = f"error: {exc!r}"
-        if self.settings.bus_enabled:
-            checks["broker"] = "ok" if await self._broker_answers() else "unreachable"
-            checks["outbox_backlog"] = await self.relay.backlog() if checks["database"] == "ok" else None
-            checks["consumers"] = [c.health() for c in self.consumers]
-        ready = checks["database"] == "ok" and (
-            not self.settings.bus_enabled
-            or (checks["broker"] == "ok" and all(c.healthy for c in self.consumers))
-        )
-        return ready, checks
+
+def _hours(hours: float | None) -> timedelta | None:
+    return timedelta(hours=hours) if hours is not None else None
+
+
+def _days(days: float | None) -> timedelta | None:
+    return timedelta(days=days) if days is not None else None

@@ -12,6 +12,7 @@ import jwt
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from shared.bus.kafka import ensure_topics
 from shared.config import LOCAL_JWT_SECRET
 
 CLI = [sys.executable, "-m", "pelanggan.cli"]
@@ -38,14 +39,15 @@ def test_token_refuses_an_unknown_role() -> None:
 async def test_dlq_list_and_replay(kafka_bootstrap: str) -> None:
     original = f"clitest{uuid.uuid4().hex[:8]}.events"
     dlq = f"{original}.dlq"
+    await ensure_topics(kafka_bootstrap, [original], partitions=3)
     event_id = str(uuid.uuid4())
     value = json.dumps({"event_id": event_id, "type": "clitest.thing.happened", "version": 1}).encode()
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     try:
         await producer.send_and_wait(dlq, value, key=b"k", headers=[
-            ("x-original-topic", original.encode()), ("x-error", b"boom"), ("x-attempts", b"5"),
-            ("x-consumer-group", b"somebody")])
+            ("x-original-topic", original.encode()), ("x-original-partition", b"2"), ("x-original-offset", b"0"),
+            ("x-error", b"boom"), ("x-attempts", b"5"), ("x-consumer-group", b"somebody"), ("trace-id", b"t-1")])
     finally:
         await producer.stop()
 
@@ -55,11 +57,12 @@ async def test_dlq_list_and_replay(kafka_bootstrap: str) -> None:
     letters = json.loads(listed.stdout)
     assert [x["event"]["event_id"] for x in letters] == [event_id]
     assert letters[0]["headers"]["x-error"] == "boom"
+    assert letters[0]["replays"] == []
 
     refused = await asyncio.to_thread(run_cli, "dlq", "replay", dlq, "--bootstrap", kafka_bootstrap)
     assert refused.returncode == 1  # neither --event-id nor --all
     replayed = await asyncio.to_thread(run_cli, "dlq", "replay", dlq, "--bootstrap", kafka_bootstrap,
-                                       "--event-id", event_id)
+                                       "--event-id", event_id, "--actor", "alice")
     assert replayed.returncode == 0, replayed.stderr
     assert "replayed 1" in replayed.stdout
 
@@ -76,5 +79,27 @@ async def test_dlq_list_and_replay(kafka_bootstrap: str) -> None:
     finally:
         await consumer.stop()
     assert [r.value for r in records] == [value]
+    assert records[0].partition == 2, "not republished to the original partition"
     headers = dict(records[0].headers)
-    assert "x-error" not in headers and headers["x-replayed-from"].startswith(dlq.encode())
+    assert headers["x-replayed-from"] == f"{dlq}/{letters[0]['partition']}/{letters[0]['offset']}".encode()
+    assert headers["x-replayed-by"] == b"alice"
+    assert headers["trace-id"] == b"t-1"  # the event's own headers travel on
+    for stale in ("x-error", "x-attempts", "x-original-topic", "x-original-partition", "x-consumer-group"):
+        assert stale not in headers, f"{stale} was republished"
+
+    # The replay is on record, and shown with the letter.
+    listed = await asyncio.to_thread(run_cli, "dlq", "list", dlq, "--bootstrap", kafka_bootstrap, "--json")
+    [letter] = json.loads(listed.stdout)
+    [replay] = letter["replays"]
+    assert replay["by"] == "alice" and replay["to"] == f"{original}/2/{records[0].offset}"
+    table = await asyncio.to_thread(run_cli, "dlq", "list", dlq, "--bootstrap", kafka_bootstrap)
+    assert "by alice" in table.stdout
+
+    # --all replays only letters not replayed yet; --again includes them.
+    nothing = await asyncio.to_thread(run_cli, "dlq", "replay", dlq, "--bootstrap", kafka_bootstrap, "--all")
+    assert nothing.returncode == 0 and "replayed 0" in nothing.stdout
+    again = await asyncio.to_thread(run_cli, "dlq", "replay", dlq, "--bootstrap", kafka_bootstrap, "--all",
+                                    "--again", "--actor", "bob")
+    assert again.returncode == 0 and "replayed 1" in again.stdout
+    listed = await asyncio.to_thread(run_cli, "dlq", "list", dlq, "--bootstrap", kafka_bootstrap, "--json")
+    assert [r["by"] for r in json.loads(listed.stdout)[0]["replays"]] == ["alice", "bob"]

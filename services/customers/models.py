@@ -132,13 +132,15 @@ class Consultation(Table, table=True):
     topic: str = Field(max_length=300)
     product_id: str | None = Field(default=None, max_length=64)
     due_at: datetime = Field(sa_column=_utc(index=True))
-    status: str = Field(default="scheduled", max_length=16, index=True)
+    status: str = Field(default="scheduled", max_length=16, index=True)  # scheduled | completed | cancelled
     outcome: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     # Set when an event scheduled it (e.g. "<order id>:<product id>"): one consultation per cause.
     source_key: str | None = Field(default=None, max_length=200)
     created_by: str = Field(sa_column=_actor())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
     completed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    cancelled_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    cancel_reason: str | None = Field(default=None, max_length=32)  # a code (see ConsultationCancelledV1)
 
 
 class Announcement(Table, table=True):
@@ -149,7 +151,9 @@ class Announcement(Table, table=True):
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     segments: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     channels: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
-    audience_size: int = 0
+    audience_size: int = 0  # every customer targeted: sent + failed
+    sent: int = 0
+    failed: int = 0
     created_by: str = Field(sa_column=_actor())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc(index=True))
 

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.customers import service
 from services.customers.channels import ChannelAdapter
 from services.customers.config import CustomersSettings
 from services.customers.models import Customer
@@ -34,6 +33,15 @@ from services.customers.schemas import (
     ManagerAssignmentPublic,
     ManagerPublic,
     MergeRequest,
+)
+from services.customers.use_cases import (
+    announcements,
+    consents,
+    consultations,
+    customers,
+    erasure,
+    interactions,
+    managers,
 )
 from shared.http import idempotency
 from shared.http.app import DbDep
@@ -68,7 +76,7 @@ AdapterDep = Annotated[ChannelAdapter, Depends(adapter_of)]
 
 
 async def _public(session: AsyncSession, customer: Customer) -> CustomerPublic:
-    return (await service.to_public(session, [customer]))[0]
+    return (await customers.to_public(session, [customer]))[0]
 
 
 @router.post("/customers", status_code=status.HTTP_201_CREATED, response_model=CustomerPublic,
@@ -77,7 +85,7 @@ async def _public(session: AsyncSession, customer: Customer) -> CustomerPublic:
 async def register_customer(body: CustomerCreate, db: DbDep, settings: SettingsDep, _: Staff,
                             response: Response) -> CustomerPublic:
     async with db.transaction() as session:
-        customer = await service.register_customer(session, data=body, default_region=settings.default_phone_region)
+        customer = await customers.register_customer(session, data=body, default_region=settings.default_phone_region)
         public = await _public(session, customer)
     response.headers["Location"] = f"/customers/{customer.id}"
     return public
@@ -96,10 +104,10 @@ async def list_customers(
     customer_status: Annotated[Literal["active", "merged", "erased"] | None, Query(alias="status")] = None,
 ) -> CustomersPage:
     async with db.transaction() as session:
-        rows, next_cursor = await service.list_customers(
+        rows, next_cursor = await customers.list_customers(
             session, page=page, segment=segment, manager_id=manager_id, tag=tag, search=q,
             created_from=created_from, created_to=created_to, status=customer_status)
-        items = await service.to_public(session, rows)
+        items = await customers.to_public(session, rows)
     return CustomersPage(items=items, next_cursor=next_cursor)
 
 
@@ -108,7 +116,7 @@ async def list_customers(
             summary="One customer (merged ones name their survivor)")
 async def get_customer(customer_id: CustomerId, db: DbDep, _: Reader) -> CustomerPublic:
     async with db.transaction() as session:
-        return await _public(session, await service.get_customer(session, customer_id=customer_id))
+        return await _public(session, await customers.get_customer(session, customer_id=customer_id))
 
 
 @router.patch("/customers/{customer_id}", response_model=CustomerPublic, summary="Change a profile",
@@ -116,8 +124,8 @@ async def get_customer(customer_id: CustomerId, db: DbDep, _: Reader) -> Custome
 async def update_customer(customer_id: CustomerId, body: CustomerUpdate, db: DbDep, settings: SettingsDep,
                           _: Staff) -> CustomerPublic:
     async with db.transaction() as session:
-        customer = await service.update_customer(session, customer_id=customer_id, data=body,
-                                                 default_region=settings.default_phone_region)
+        customer = await customers.update_customer(session, customer_id=customer_id, data=body,
+                                                   default_region=settings.default_phone_region)
         return await _public(session, customer)
 
 
@@ -126,7 +134,7 @@ async def update_customer(customer_id: CustomerId, body: CustomerUpdate, db: DbD
              summary="Merge a duplicate into this customer (the duplicate is retired)")
 async def merge_customers(customer_id: CustomerId, body: MergeRequest, db: DbDep, _: Managers) -> CustomerPublic:
     async with db.transaction() as session:
-        survivor = await service.merge_customers(session, survivor_id=customer_id, duplicate_id=body.duplicate_id)
+        survivor = await customers.merge_customers(session, survivor_id=customer_id, duplicate_id=body.duplicate_id)
         return await _public(session, survivor)
 
 
@@ -135,14 +143,14 @@ async def merge_customers(customer_id: CustomerId, body: MergeRequest, db: DbDep
              summary="Anonymise personal data on the customer's request (right to erasure)")
 async def erase_customer(customer_id: CustomerId, db: DbDep, _: Privacy) -> CustomerPublic:
     async with db.transaction() as session:
-        return await _public(session, await service.erase_customer(session, customer_id=customer_id))
+        return await _public(session, await erasure.erase_customer(session, customer_id=customer_id))
 
 
 @router.get("/customers/{customer_id}/consents", response_model=ConsentsPublic, summary="Consents and their history",
             responses=problems(404))
 async def get_consents(customer_id: CustomerId, db: DbDep, _: Reader) -> ConsentsPublic:
     async with db.transaction() as session:
-        customer = await service.get_customer(session, customer_id=customer_id)
+        customer = await customers.get_customer(session, customer_id=customer_id)
         return await _consents_public(session, customer)
 
 
@@ -151,13 +159,13 @@ async def get_consents(customer_id: CustomerId, db: DbDep, _: Reader) -> Consent
             summary="Record consent given or withdrawn per channel")
 async def set_consents(customer_id: CustomerId, body: ConsentsUpdate, db: DbDep, who: Staff) -> ConsentsPublic:
     async with db.transaction() as session:
-        customer = await service.set_consents(session, customer_id=customer_id, data=body, actor=who.subject)
+        customer = await consents.set_consents(session, customer_id=customer_id, data=body, actor=who.subject)
         return await _consents_public(session, customer)
 
 
 async def _consents_public(session: AsyncSession, customer: Customer) -> ConsentsPublic:
-    current = (await service.consents_of(session, [customer.id]))[customer.id]
-    history = await service.consent_history(session, customer_id=customer.id)
+    current = (await customers.consents_of(session, [customer.id]))[customer.id]
+    history = await consents.consent_history(session, customer_id=customer.id)
     return ConsentsPublic(customer_id=customer.id, preferred_channel=customer.preferred_channel, consents=current,
                           history=[ConsentChangePublic.model_validate(h) for h in history])
 
@@ -166,7 +174,7 @@ async def _consents_public(session: AsyncSession, customer: Customer) -> Consent
             responses=problems(404))
 async def get_manager(customer_id: CustomerId, db: DbDep, _: Reader) -> ManagerPublic:
     async with db.transaction() as session:
-        customer = await service.get_customer(session, customer_id=customer_id)
+        customer = await customers.get_customer(session, customer_id=customer_id)
         return await _manager_public(session, customer)
 
 
@@ -175,13 +183,13 @@ async def get_manager(customer_id: CustomerId, db: DbDep, _: Reader) -> ManagerP
             summary="Assign the permanent account manager")
 async def assign_manager(customer_id: CustomerId, body: ManagerAssign, db: DbDep, who: Managers) -> ManagerPublic:
     async with db.transaction() as session:
-        customer = await service.assign_manager(session, customer_id=customer_id, employee_id=body.employee_id,
-                                                actor=who.subject)
+        customer = await managers.assign_manager(session, customer_id=customer_id, employee_id=body.employee_id,
+                                                 actor=who.subject)
         return await _manager_public(session, customer)
 
 
 async def _manager_public(session: AsyncSession, customer: Customer) -> ManagerPublic:
-    history = await service.manager_history(session, customer_id=customer.id)
+    history = await managers.manager_history(session, customer_id=customer.id)
     return ManagerPublic(customer_id=customer.id, manager_id=customer.manager_id,
                          history=[ManagerAssignmentPublic.model_validate(h) for h in history])
 
@@ -191,7 +199,7 @@ async def _manager_public(session: AsyncSession, customer: Customer) -> ManagerP
              response_model=InteractionPublic, summary="Log a touch with the customer")
 async def log_interaction(customer_id: CustomerId, body: InteractionCreate, db: DbDep, who: Staff) -> InteractionPublic:
     async with db.transaction() as session:
-        interaction = await service.log_interaction(session, customer_id=customer_id, data=body, actor=who.subject)
+        interaction = await interactions.log_interaction(session, customer_id=customer_id, data=body, actor=who.subject)
     return InteractionPublic.model_validate(interaction)
 
 
@@ -200,7 +208,7 @@ async def log_interaction(customer_id: CustomerId, body: InteractionCreate, db: 
             summary="The interaction log, most recent first")
 async def list_interactions(customer_id: CustomerId, db: DbDep, _: Staff, page: Paging) -> InteractionsPage:
     async with db.transaction() as session:
-        rows, next_cursor = await service.list_interactions(session, customer_id=customer_id, page=page)
+        rows, next_cursor = await interactions.list_interactions(session, customer_id=customer_id, page=page)
     return InteractionsPage(items=[InteractionPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -210,8 +218,8 @@ async def list_interactions(customer_id: CustomerId, db: DbDep, _: Staff, page: 
 async def schedule_consultation(customer_id: CustomerId, body: ConsultationCreate, db: DbDep,
                                 who: Staff) -> ConsultationPublic:
     async with db.transaction() as session:
-        consultation = await service.schedule_consultation(session, customer_id=customer_id, data=body,
-                                                           actor=who.subject)
+        consultation = await consultations.schedule_consultation(session, customer_id=customer_id, data=body,
+                                                                 actor=who.subject)
     return ConsultationPublic.model_validate(consultation)
 
 
@@ -219,12 +227,12 @@ async def schedule_consultation(customer_id: CustomerId, body: ConsultationCreat
 async def list_consultations(
     db: DbDep, _: Staff, page: Paging,
     employee_id: Annotated[str | None, Query(max_length=64)] = None,
-    consultation_status: Annotated[Literal["scheduled", "completed"] | None, Query(alias="status")] = None,
+    consultation_status: Annotated[Literal["scheduled", "completed", "cancelled"] | None, Query(alias="status")] = None,
     due_before: Annotated[Instant | None, Query()] = None,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> ConsultationsPage:
     async with db.transaction() as session:
-        rows, next_cursor = await service.list_consultations(
+        rows, next_cursor = await consultations.list_consultations(
             session, page=page, employee_id=employee_id, status=consultation_status, due_before=due_before,
             customer_id=customer_id)
     return ConsultationsPage(items=[ConsultationPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
@@ -236,8 +244,8 @@ async def list_consultations(
 async def complete_consultation(consultation_id: ConsultationId, body: ConsultationComplete, db: DbDep,
                                 _: Staff) -> ConsultationPublic:
     async with db.transaction() as session:
-        consultation = await service.complete_consultation(session, consultation_id=consultation_id,
-                                                           outcome=body.outcome)
+        consultation = await consultations.complete_consultation(session, consultation_id=consultation_id,
+                                                                 outcome=body.outcome)
     return ConsultationPublic.model_validate(consultation)
 
 
@@ -253,8 +261,8 @@ async def create_announcement(body: AnnouncementCreate, db: DbDep, who: Managers
             if stored is not None:
                 response.status_code = stored.status_code
                 return AnnouncementPublic.model_validate(stored.body)
-        announcement, by_channel = await service.create_announcement(session, data=body, actor=who.subject,
-                                                                     adapter=adapter)
+        announcement, by_channel = await announcements.create_announcement(session, data=body, actor=who.subject,
+                                                                           adapter=adapter)
         public = AnnouncementPublic.model_validate({**announcement.model_dump(), "deliveries_by_channel": by_channel})
         if idempotency_key is not None:
             await idempotency.complete(session, scope=scope, key=idempotency_key, status_code=201,
@@ -266,7 +274,7 @@ async def create_announcement(body: AnnouncementCreate, db: DbDep, who: Managers
             responses=problems(404))
 async def get_announcement(announcement_id: AnnouncementId, db: DbDep, _: Reader) -> AnnouncementPublic:
     async with db.transaction() as session:
-        announcement, by_channel = await service.get_announcement(session, announcement_id=announcement_id)
+        announcement, by_channel = await announcements.get_announcement(session, announcement_id=announcement_id)
     return AnnouncementPublic.model_validate({**announcement.model_dump(), "deliveries_by_channel": by_channel})
 
 
@@ -275,6 +283,6 @@ async def get_announcement(announcement_id: AnnouncementId, db: DbDep, _: Reader
             summary="Who received the announcement, on which channel")
 async def list_deliveries(announcement_id: AnnouncementId, db: DbDep, _: Reader, page: Paging) -> DeliveriesPage:
     async with db.transaction() as session:
-        rows, next_cursor = await service.list_deliveries(session, announcement_id=announcement_id, page=page)
+        rows, next_cursor = await announcements.list_deliveries(session, announcement_id=announcement_id, page=page)
     return DeliveriesPage(items=[DeliveryPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 

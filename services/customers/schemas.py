@@ -227,11 +227,13 @@ class ConsultationPublic(BaseModel):
     topic: str
     product_id: str | None
     due_at: datetime
-    status: Literal["scheduled", "completed"]
+    status: Literal["scheduled", "completed", "cancelled"]
     outcome: str | None
     created_by: str
     created_at: datetime
     completed_at: datetime | None
+    cancelled_at: datetime | None = None
+    cancel_reason: Literal["customer_erased", "order_cancelled", "staff"] | None = None
 
 
 ConsultationsPage = Page[ConsultationPublic]
@@ -258,8 +260,12 @@ class AnnouncementPublic(BaseModel):
     body: str
     segments: list[str] | None
     channels: list[str]
-    audience_size: int
-    deliveries_by_channel: dict[str, int] = Field(default_factory=dict)
+    audience_size: int = Field(description="every customer targeted (consenting, in the segments): sent + failed")
+    # Defaults only for answers stored for idempotent retries before these fields existed.
+    sent: int = Field(default=0, description="deliveries that reached the customer on some channel")
+    failed: int = Field(default=0, description="customers no consented channel could reach (see the deliveries' "
+                                               "detail)")
+    deliveries_by_channel: dict[str, int] = Field(default_factory=dict, description="the sent ones, by channel")
     created_by: str
     created_at: datetime
 

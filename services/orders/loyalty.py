@@ -62,10 +62,40 @@ class Program:
         return next((t for t in self.tiers if t.name == name), None)
 
 
+DEFAULT_CURRENCY = "IDR"
+DEFAULT_TIERS = (  # in the form a stored program has (two decimals), so answers look alike
+    Tier(name="base", threshold=Decimal("0.00"), discount_percent=Decimal("0.00")),
+    Tier(name="silver", threshold=Decimal("10000000.00"), discount_percent=Decimal("2.00")),
+    Tier(name="gold", threshold=Decimal("50000000.00"), discount_percent=Decimal("3.50")),
+    Tier(name="platinum", threshold=Decimal("150000000.00"), discount_percent=Decimal("5.00")),
+)
+
+
 def default_program(currency: str) -> Program:
-    """Before an administrator configures one: a single base tier without discount."""
+    """The program in force until an administrator puts one (version 0): the demo company's tiers.
+
+    The demo company is a stationery and printing-supplies distributor selling in IDR: a school or
+    a small shop buys a few million rupiah a year, an office or a printing house tens of millions, a
+    wholesaler hundreds of millions. Net spend over the customer's lifetime (after returns) earns:
+
+    ======== ================ ========
+    tier     from (IDR)       discount
+    ======== ================ ========
+    base     0                0 %
+    silver   10,000,000       2 %
+    gold     50,000,000       3.5 %
+    platinum 150,000,000      5 %
+    ======== ================ ========
+
+    The steps reward loyal shops and offices soon, and keep the largest discount (5 %) within a
+    distributor's margin on paper and office supplies. Lifetime window, downgrade never: a tier
+    once earned stays while the purchases that earned it stand (returns still take it back).
+    Thresholds in rupiah mean nothing in another currency, so a service counting spend in any
+    other currency starts with a single base tier without discount instead.
+    """
+    tiers = DEFAULT_TIERS if currency == DEFAULT_CURRENCY else DEFAULT_TIERS[:1]
     return Program(version=0, currency=currency, window="lifetime", window_months=None, downgrade="never",
-                   tiers=(Tier(name="base", threshold=ZERO, discount_percent=ZERO),))
+                   tiers=tiers)
 
 
 def validate_program(program: Program) -> None:

@@ -91,7 +91,8 @@ class CustomerReplica(Table, table=True):
     name: str | None = Field(default=None, max_length=300)
     segment: str | None = Field(default=None, max_length=64)
     manager_id: str | None = Field(default=None, max_length=64)
-    merged_into_id: str | None = Field(default=None, max_length=64)
+    # Indexed: a survivor's order history is found by walking the merges into it.
+    merged_into_id: str | None = Field(default=None, max_length=64, index=True)
     source: str = Field(max_length=16)  # event | http
     state_at: datetime = Field(sa_column=_utc())
     revision: int | None = Field(default=None)

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
-from services.orders import service
 from services.orders.config import OrdersSettings
 from services.orders.customers_client import CustomerDirectory
 from services.orders.errors import CustomerUnknown
@@ -41,6 +40,11 @@ from services.orders.schemas import (
     ReturnCreate,
     ReturnPublic,
 )
+from services.orders.use_cases import catalogue as catalogue_cases
+from services.orders.use_cases import customers as customer_cases
+from services.orders.use_cases import loyalty as loyalty_cases
+from services.orders.use_cases import orders as order_cases
+from services.orders.use_cases import returns as return_cases
 from shared.db.engine import Database
 from shared.http import idempotency
 from shared.http.app import DbDep
@@ -86,8 +90,8 @@ catalogue = APIRouter(tags=["catalogue"])
 async def create_product(body: ProductCreate, db: DbDep, settings: SettingsDep, who: Catalogue,
                          response: Response) -> ProductPublic:
     async with db.transaction() as session:
-        product = await service.create_product(session, data=body, actor=who.subject,
-                                               default_currency=settings.default_currency)
+        product = await catalogue_cases.create_product(session, data=body, actor=who.subject,
+                                                       default_currency=settings.default_currency)
     response.headers["Location"] = f"/products/{product.id}"
     return ProductPublic.model_validate(product)
 
@@ -101,8 +105,8 @@ async def list_products(
                                    description="sku or name")] = None,
 ) -> ProductsPage:
     async with db.transaction() as session:
-        rows, next_cursor = await service.list_products(session, page=page, category=category, active=active,
-                                                        search=q)
+        rows, next_cursor = await catalogue_cases.list_products(session, page=page, category=category, active=active,
+                                                                search=q)
     return ProductsPage(items=[ProductPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -110,14 +114,14 @@ async def list_products(
                summary="One product")
 async def get_product(product_id: ProductId, db: DbDep, _: Reader) -> ProductPublic:
     async with db.transaction() as session:
-        return ProductPublic.model_validate(await service.get_product(session, product_id=product_id))
+        return ProductPublic.model_validate(await catalogue_cases.get_product(session, product_id=product_id))
 
 
 @catalogue.patch("/products/{product_id}", response_model=ProductPublic, responses=problems(404, 409, 422),
                  summary="Change a product (a new price or cost opens a new price period)")
 async def update_product(product_id: ProductId, body: ProductUpdate, db: DbDep, who: Catalogue) -> ProductPublic:
     async with db.transaction() as session:
-        product = await service.update_product(session, product_id=product_id, data=body, actor=who.subject)
+        product = await catalogue_cases.update_product(session, product_id=product_id, data=body, actor=who.subject)
     return ProductPublic.model_validate(product)
 
 
@@ -125,7 +129,7 @@ async def update_product(product_id: ProductId, body: ProductUpdate, db: DbDep, 
                summary="Price and cost history, the current period first")
 async def price_history(product_id: ProductId, db: DbDep, _: Reader) -> list[ProductPricePublic]:
     async with db.transaction() as session:
-        rows = await service.price_history(session, product_id=product_id)
+        rows = await catalogue_cases.price_history(session, product_id=product_id)
     return [ProductPricePublic.model_validate(r) for r in rows]
 
 
@@ -141,13 +145,13 @@ async def _know_customer(db: Database, directory: CustomerDirectory, customer_id
     another service (on SQLite that would stop every writer).
     """
     async with db.transaction() as session:
-        if await service.replica_knows(session, customer_id=customer_id):
+        if await customer_cases.replica_knows(session, customer_id=customer_id):
             return
     facts = await directory.lookup(customer_id)
     if facts is None:
         raise CustomerUnknown(customer_id)
     async with db.transaction() as session:
-        await service.record_customer_facts(session, facts=facts)
+        await customer_cases.record_customer_facts(session, facts=facts)
 
 
 @orders.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderPublic,
@@ -168,9 +172,9 @@ async def place_order(body: OrderCreate, db: DbDep, settings: SettingsDep, direc
                 response.status_code = stored.status_code
                 response.headers["Location"] = f"/orders/{public.id}"
                 return public
-        order, lines = await service.place_order(session, data=body, actor=who.subject,
-                                                 currency=settings.default_currency)
-        public = service.order_public(order, lines)
+        order, lines = await order_cases.place_order(session, data=body, actor=who.subject,
+                                                     currency=settings.default_currency)
+        public = order_cases.order_public(order, lines)
         if idempotency_key is not None:
             await idempotency.complete(session, scope=scope, key=idempotency_key, status_code=201,
                                        body=public.model_dump(mode="json"))
@@ -180,9 +184,9 @@ async def place_order(body: OrderCreate, db: DbDep, settings: SettingsDep, direc
 
 async def _orders_page(db: Database, page: PageParams, **filters: Any) -> OrdersPage:
     async with db.transaction() as session:
-        rows, next_cursor = await service.list_orders(session, page=page, **filters)
-        lines = await service.order_lines(session, [o.id for o in rows])
-    return OrdersPage(items=[service.order_public(o, lines[o.id]) for o in rows], next_cursor=next_cursor)
+        rows, next_cursor = await order_cases.list_orders(session, page=page, **filters)
+        lines = await order_cases.order_lines(session, [o.id for o in rows])
+    return OrdersPage(items=[order_cases.order_public(o, lines[o.id]) for o in rows], next_cursor=next_cursor)
 
 
 @orders.get("/orders", response_model=OrdersPage, responses=problems(422), summary="Find orders, newest first")
@@ -214,9 +218,9 @@ async def customer_orders(
 @orders.get("/orders/{order_id}", response_model=OrderPublic, responses=problems(404), summary="One order")
 async def get_order(order_id: OrderId, db: DbDep, _: Reader) -> OrderPublic:
     async with db.transaction() as session:
-        order = await service.get_order(session, order_id=order_id)
-        lines = await service.order_lines(session, [order.id])
-    return service.order_public(order, lines[order.id])
+        order = await order_cases.get_order(session, order_id=order_id)
+        lines = await order_cases.order_lines(session, [order.id])
+    return order_cases.order_public(order, lines[order.id])
 
 
 @orders.post("/orders/{order_id}/pay", response_model=OrderPublic, responses=problems(404, 409, 422),
@@ -224,17 +228,17 @@ async def get_order(order_id: OrderId, db: DbDep, _: Reader) -> OrderPublic:
 async def pay_order(order_id: OrderId, db: DbDep, settings: SettingsDep, _: Staff,
                     body: Annotated[PaymentCreate | None, Body()] = None) -> OrderPublic:
     async with db.transaction() as session:
-        order, lines = await service.pay_order(session, order_id=order_id, data=body or PaymentCreate(),
-                                               currency=settings.default_currency)
-    return service.order_public(order, lines)
+        order, lines = await order_cases.pay_order(session, order_id=order_id, data=body or PaymentCreate(),
+                                                   currency=settings.default_currency)
+    return order_cases.order_public(order, lines)
 
 
 @orders.post("/orders/{order_id}/fulfil", response_model=OrderPublic, responses=problems(404, 409),
              summary="Mark a paid order delivered; fulfilling a fulfilled order changes nothing")
 async def fulfil_order(order_id: OrderId, db: DbDep, _: Staff) -> OrderPublic:
     async with db.transaction() as session:
-        order, lines = await service.fulfil_order(session, order_id=order_id)
-    return service.order_public(order, lines)
+        order, lines = await order_cases.fulfil_order(session, order_id=order_id)
+    return order_cases.order_public(order, lines)
 
 
 @orders.post("/orders/{order_id}/cancel", response_model=OrderPublic, responses=problems(404, 409, 422),
@@ -242,9 +246,9 @@ async def fulfil_order(order_id: OrderId, db: DbDep, _: Staff) -> OrderPublic:
 async def cancel_order(order_id: OrderId, db: DbDep, settings: SettingsDep, _: Staff,
                        body: Annotated[CancelRequest | None, Body()] = None) -> OrderPublic:
     async with db.transaction() as session:
-        order, lines = await service.cancel_order(session, order_id=order_id, data=body or CancelRequest(),
-                                                  currency=settings.default_currency)
-    return service.order_public(order, lines)
+        order, lines = await order_cases.cancel_order(session, order_id=order_id, data=body or CancelRequest(),
+                                                      currency=settings.default_currency)
+    return order_cases.order_public(order, lines)
 
 
 @orders.post("/orders/{order_id}/returns", status_code=status.HTTP_201_CREATED, response_model=ReturnPublic,
@@ -262,9 +266,9 @@ async def create_return(order_id: OrderId, db: DbDep, settings: SettingsDep, who
             if stored is not None:
                 response.status_code = stored.status_code
                 return ReturnPublic.model_validate(stored.body)
-        order_return, lines = await service.create_return(session, order_id=order_id, data=data, actor=who.subject,
-                                                          currency=settings.default_currency)
-        public = service.return_public(order_return, lines)
+        order_return, lines = await return_cases.create_return(session, order_id=order_id, data=data, actor=who.subject,
+                                                               currency=settings.default_currency)
+        public = return_cases.return_public(order_return, lines)
         if idempotency_key is not None:
             await idempotency.complete(session, scope=scope, key=idempotency_key, status_code=201,
                                        body=public.model_dump(mode="json"))
@@ -276,8 +280,8 @@ async def create_return(order_id: OrderId, db: DbDep, settings: SettingsDep, who
             summary="The returns of an order, oldest first")
 async def list_returns(order_id: OrderId, db: DbDep, _: Reader) -> list[ReturnPublic]:
     async with db.transaction() as session:
-        returns = await service.list_returns(session, order_id=order_id)
-    return [service.return_public(r, lines) for r, lines in returns]
+        returns = await return_cases.list_returns(session, order_id=order_id)
+    return [return_cases.return_public(r, lines) for r, lines in returns]
 
 
 # ----- loyalty ----------------------------------------------------------------------------------
@@ -288,24 +292,24 @@ loyalty = APIRouter(tags=["loyalty"])
 @loyalty.get("/loyalty/program", response_model=ProgramPublic, summary="The loyalty program in force")
 async def get_program(db: DbDep, settings: SettingsDep, _: Reader) -> ProgramPublic:
     async with db.transaction() as session:
-        program, row = await service.current_program(session, currency=settings.default_currency)
-    return ProgramPublic.model_validate(service.program_public(program, row))
+        program, row = await loyalty_cases.current_program(session, currency=settings.default_currency)
+    return ProgramPublic.model_validate(loyalty_cases.program_public(program, row))
 
 
 @loyalty.put("/loyalty/program", response_model=ProgramPublic, responses=problems(409, 422),
              summary="Replace the loyalty program (admin); every customer's tier is re-evaluated")
 async def put_program(body: ProgramUpdate, db: DbDep, settings: SettingsDep, who: Admin) -> ProgramPublic:
     async with db.transaction() as session:
-        program, row, _changes = await service.put_program(session, data=body, actor=who.subject,
-                                                           currency=settings.default_currency)
-    return ProgramPublic.model_validate(service.program_public(program, row))
+        program, row, _changes = await loyalty_cases.put_program(session, data=body, actor=who.subject,
+                                                                 currency=settings.default_currency)
+    return ProgramPublic.model_validate(loyalty_cases.program_public(program, row))
 
 
 @loyalty.post("/loyalty/reevaluate", response_model=ReevaluationPublic,
               summary="Re-evaluate every tier now (a periodic job, for rolling windows)")
 async def reevaluate(db: DbDep, settings: SettingsDep, _: Sweeper) -> ReevaluationPublic:
     async with db.transaction() as session:
-        accounts, changes = await service.reevaluate_all(session, currency=settings.default_currency)
+        accounts, changes = await loyalty_cases.reevaluate_all(session, currency=settings.default_currency)
     return ReevaluationPublic(accounts=accounts, tier_changes=changes)
 
 
@@ -314,14 +318,14 @@ async def reevaluate(db: DbDep, settings: SettingsDep, _: Sweeper) -> Reevaluati
 async def loyalty_status(customer_id: CustomerId, db: DbDep, settings: SettingsDep, _: Reader) -> LoyaltyStatusPublic:
     async with db.transaction() as session:
         return LoyaltyStatusPublic.model_validate(
-            await service.loyalty_status(session, customer_id=customer_id, currency=settings.default_currency))
+            await loyalty_cases.loyalty_status(session, customer_id=customer_id, currency=settings.default_currency))
 
 
 @loyalty.get("/loyalty/customers/{customer_id}/ledger", response_model=LedgerPage, responses=problems(422),
              summary="The customer's loyalty ledger, newest first")
 async def loyalty_ledger(customer_id: CustomerId, db: DbDep, _: Reader, page: Paging) -> LedgerPage:
     async with db.transaction() as session:
-        rows, next_cursor = await service.list_ledger(session, customer_id=customer_id, page=page)
+        rows, next_cursor = await loyalty_cases.list_ledger(session, customer_id=customer_id, page=page)
     return LedgerPage(items=[LedgerEntryPublic.model_validate({**r.model_dump(), "return_id": r.ref or None})
                              for r in rows], next_cursor=next_cursor)
 

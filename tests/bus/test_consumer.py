@@ -12,6 +12,8 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import DefaultPartitioner
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.bus.consumer import ConsumerRunner
@@ -80,11 +82,17 @@ async def wait_for(predicate: Callable[[], object], timeout: float = 45.0) -> No
     raise AssertionError("condition not met in time")
 
 
+async def applied(db: Database, run: str, seq: int) -> bool:
+    """The effect of ``seq`` is committed (a handler call alone may still roll back)."""
+    return seq in await effects(db, run)
+
+
 def make_runner(db: Database, handler: ProbeHandler, bootstrap: str, *, group: str | None = None,
-                max_attempts: int = 3) -> ConsumerRunner:
+                max_attempts: int = 3, backoff_seconds: float = 0.05, stall_seconds: float = 120.0) -> ConsumerRunner:
     return ConsumerRunner(service="test", group_id=group or f"g-{uuid.uuid4().hex[:8]}", db=db,
                           registry=registry_for(handler), bootstrap=bootstrap, topics=[PROBE_TOPIC],
-                          max_attempts=max_attempts, backoff_seconds=0.05)
+                          max_attempts=max_attempts, backoff_seconds=backoff_seconds, stall_seconds=stall_seconds,
+                          probe_seconds=0.3, probe_timeout_seconds=2.0)
 
 
 async def committed_and_end_offsets(bootstrap: str, group: str) -> tuple[dict[int, int], dict[int, int]]:
@@ -160,7 +168,7 @@ async def test_a_poison_event_is_dead_lettered_after_the_retries_and_the_next_ev
     await produce(probe.bootstrap, [probe_envelope(probe.run, 1), poison, probe_envelope(probe.run, 3)])
     runner = make_runner(bus_db, handler, probe.bootstrap, max_attempts=3)
     async with running(runner):
-        await wait_for(lambda: handler.calls.get(3))
+        await wait_for(lambda: applied(bus_db, probe.run, 3))
     assert handler.calls == {1: 1, 2: 3, 3: 1}
     assert await effects(bus_db, probe.run) == [1, 3]
 
@@ -177,7 +185,7 @@ async def test_a_poison_event_is_dead_lettered_after_the_retries_and_the_next_ev
 
     # Fixed handler + replay: the dead letter is handled, exactly once.
     handler.fail = lambda seq, call: False
-    assert await replay_dead_letters(probe.bootstrap, letters) == 1
+    assert len(await replay_dead_letters(probe.bootstrap, letters, actor="tester")) == 1
     async with running(make_runner(bus_db, handler, probe.bootstrap, group=runner.group_id)):
         await wait_for(lambda: handler.calls.get(2) == 4)
         await asyncio.sleep(0.5)
@@ -203,12 +211,17 @@ async def test_the_consumer_resumes_after_the_broker_restarts(bus_db: Database, 
     async with running(runner):
         await produce(outage_kafka.bootstrap, [probe_envelope(run, 1)])
         await wait_for(lambda: handler.calls.get(1))
+        await wait_for(lambda: runner.state == "running")
         await asyncio.to_thread(outage_kafka.stop)
-        await asyncio.sleep(3)  # the consumer is alive but cut off
+        # The consumer is alive but cut off, and says so (it used to say "running" with lag 0).
+        await wait_for(lambda: runner.state == "broker unreachable")
+        assert runner.health()["lag"] is None and runner.last_error
         await asyncio.to_thread(outage_kafka.start)
         await produce(outage_kafka.bootstrap, [probe_envelope(run, 2)])
-        await wait_for(lambda: handler.calls.get(2), timeout=90)
+        await wait_for(lambda: applied(bus_db, run, 2), timeout=90)
         await wait_for(lambda: runner.healthy)
+        assert runner.last_error is None  # cleared once the cause is gone
+        await wait_for(lambda: runner.health()["lag"] == 0)
     assert await effects(bus_db, run) == [1, 2]
 
 
@@ -259,3 +272,76 @@ async def test_scaling_out_mid_batch_hands_partitions_over_cleanly(bus_db: Datab
         assert of_key == sorted(of_key)
     for runner in (first, second):
         assert "IllegalStateError" not in (runner.last_error or "")
+
+
+def keys_on_different_partitions() -> tuple[str, str]:
+    """Two customer keys that the producers' partitioner (murmur2) puts on different partitions."""
+    partitioner = DefaultPartitioner()
+    partitions = [0, 1, 2]
+    by_partition: dict[int, str] = {}
+    for i in range(100):
+        key = f"customer-{i}"
+        by_partition.setdefault(partitioner(key.encode(), partitions, partitions), key)
+        if len(by_partition) >= 2:
+            break
+    first, second = list(by_partition.values())[:2]
+    return first, second
+
+
+async def test_a_poison_event_holds_back_only_its_own_partition(bus_db: Database, probe: Probe) -> None:
+    poison_key, other_key = keys_on_different_partitions()
+    applied_at_attempt: dict[int, list[int]] = {}  # poison attempt -> events of the other key committed by then
+
+    class PoisonAware(ProbeHandler):
+        async def __call__(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+            if envelope.payload["run"] == self.run and envelope.payload["seq"] == 0:
+                rows = await session.execute(sa.select(probe_effect.c.seq).where(probe_effect.c.run == self.run))
+                applied_at_attempt[self.calls.get(0, 0) + 1] = sorted(seq for (seq,) in rows)
+            await super().__call__(session, envelope)
+
+    handler = PoisonAware(probe.run)
+    handler.fail = lambda seq, call: seq == 0  # always
+    poison = probe_envelope(probe.run, 0, key=poison_key)
+    # Retries are a second, then two, then four apart: the other partition has seven seconds to be handled.
+    runner = make_runner(bus_db, handler, probe.bootstrap, max_attempts=4, backoff_seconds=1.0)
+    async with running(runner):
+        await produce(probe.bootstrap, [poison])
+        await wait_for(lambda: handler.calls.get(0))
+        await produce(probe.bootstrap, [probe_envelope(probe.run, seq, key=other_key) for seq in range(1, 6)])
+        await wait_for(lambda: handler.calls.get(0) == 4 and len(applied_at_attempt) == 4)
+        await wait_for(lambda: runner.state == "running")  # the poison event is dead-lettered, nothing waits
+
+    # Order of effects: the other partition's events were applied while the poison one was being
+    # retried (they used to wait behind all its attempts), each in order, once.
+    assert applied_at_attempt[1] == []
+    assert applied_at_attempt[4] == [1, 2, 3, 4, 5]
+    assert await effects(bus_db, probe.run) == [1, 2, 3, 4, 5]
+    assert handler.calls == {0: 4, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1}
+    letters = [x for x in await read_dead_letters(probe.bootstrap, PROBE_DLQ)
+               if x.event.get("event_id") == str(poison.event_id)]
+    assert len(letters) == 1 and letters[0].headers["x-attempts"] == "4"
+
+
+async def test_a_consumer_that_stops_making_progress_is_reported_stalled_and_rebuilt(
+    bus_db: Database, probe: Probe
+) -> None:
+    handler = ProbeHandler(probe.run)
+    runner = make_runner(bus_db, handler, probe.bootstrap, stall_seconds=2.0)
+    restarts = REGISTRY.get_sample_value("pelanggan_consumer_restarts_total",
+                                         {"service": "test", "group": runner.group_id, "reason": "stalled"})
+    async with running(runner):
+        await produce(probe.bootstrap, [probe_envelope(probe.run, 1)])
+        await wait_for(lambda: applied(bus_db, probe.run, 1))
+        # Alive, no error, no fetches (as after a broker restart, aiokafka#1154): paused behind its back.
+        consumer = runner._consumer
+        assert consumer is not None
+        consumer.pause(*consumer.assignment())
+        await produce(probe.bootstrap, [probe_envelope(probe.run, 2)])
+        await wait_for(lambda: runner.stalls == 1)
+        await wait_for(lambda: applied(bus_db, probe.run, 2))  # the rebuilt consumer reads on
+        await wait_for(lambda: runner.healthy)
+    assert await effects(bus_db, probe.run) == [1, 2]
+    assert runner.health()["stalls"] == 1
+    assert restarts is None
+    assert REGISTRY.get_sample_value("pelanggan_consumer_restarts_total",
+                                     {"service": "test", "group": runner.group_id, "reason": "stalled"}) == 1

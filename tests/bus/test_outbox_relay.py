@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
-from sqlalchemy import func, select
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, OutOfOrderSequenceNumber
+from sqlalchemy import event, func, select
 
 from shared.bus.kafka import start_producer
 from shared.bus.outbox import add_event
-from shared.bus.relay import OutboxRelay
+from shared.bus.relay import OutboxRelay, TickResult
 from shared.bus.tables import OutboxMessage
 from shared.db.engine import Database
 from shared.infra.kafka import LocalKafka
@@ -119,7 +120,7 @@ async def test_a_row_committed_after_a_later_id_was_published_is_still_published
 
 
 class FailingOnce:
-    """A producer factory whose first producer fails its first send, as a broker hiccup would."""
+    """A producer factory whose first producer refuses its first record, as a broker hiccup would."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
@@ -128,15 +129,15 @@ class FailingOnce:
     async def __call__(self) -> AIOKafkaProducer:
         producer = await start_producer(self.bootstrap, client_id="failing-once")
         if not self.failed:
-            original = producer.send_and_wait
+            original = producer.send
 
-            async def send_and_wait(*args, **kwargs):  # type: ignore[no-untyped-def]
+            async def send(*args, **kwargs):  # type: ignore[no-untyped-def]
                 if not self.failed:
                     self.failed = True
                     raise KafkaConnectionError("injected failure")
                 return await original(*args, **kwargs)
 
-            producer.send_and_wait = send_and_wait  # type: ignore[method-assign]
+            producer.send = send  # type: ignore[method-assign]
         return producer
 
 
@@ -166,13 +167,23 @@ async def test_relay_publishes_from_the_embedded_sqlite_database(tmp_path, probe
             await conn.run_sync(shared_metadata.create_all)
         await write_events(db, probe.run, range(5), key_of=lambda s: "k")
         relay = OutboxRelay(db=db, producer_factory=producer_factory(probe.bootstrap), service="test")
+        backlog = await relay.backlog()
+        assert backlog.pending == 5 and backlog.oldest_created_at and backlog.oldest_created_at.tzinfo is not None
+        assert await relay.has_pending()
         await drain(relay, db)
+        assert (await relay.backlog()).pending == 0 and not await relay.has_pending()
         await relay.close()
         records = await read_topic(probe.bootstrap, PROBE_TOPIC, run=probe.run, expected=5)
         assert [e["payload"]["seq"] for e, _ in records] == list(range(5))
         assert all(h["event-type"] == "probe.thing.happened" for _, h in records)
     finally:
         await db.dispose()
+
+
+def failed_delivery(error: Exception) -> asyncio.Future[object]:
+    delivery = asyncio.get_running_loop().create_future()
+    delivery.set_exception(error)
+    return delivery
 
 
 class RefusingKey:
@@ -186,14 +197,14 @@ class RefusingKey:
 
     async def __call__(self) -> AIOKafkaProducer:
         producer = await start_producer(self.bootstrap, client_id="refusing-key")
-        original = producer.send_and_wait
+        original = producer.send
 
-        async def send_and_wait(topic, value, key=None, **kwargs):  # type: ignore[no-untyped-def]
+        async def send(topic, value, key=None, **kwargs):  # type: ignore[no-untyped-def]
             if key == self.key and not self.healed:
-                raise KafkaTimeoutError("partition leader unavailable")
+                return failed_delivery(KafkaTimeoutError("partition leader unavailable"))
             return await original(topic, value, key=key, **kwargs)
 
-        producer.send_and_wait = send_and_wait  # type: ignore[method-assign]
+        producer.send = send  # type: ignore[method-assign]
         return producer
 
 
@@ -214,3 +225,137 @@ async def test_a_key_that_cannot_be_delivered_does_not_stall_the_others(bus_db: 
     await relay.close()
     records = await read_topic(probe.bootstrap, PROBE_TOPIC, run=probe.run, expected=63)
     assert [e["payload"]["seq"] for e, _ in records if e["customer_id"] == "stuck"] == list(range(60))
+
+
+class FailingInTheMiddle:
+    """A producer whose delivery of one event fails, and, as the idempotent producer's broker
+    then refuses every later batch of that partition (OutOfOrderSequenceNumber), the later events of
+    that key fail too. ``deliver_later_ones`` instead acknowledges them, as a producer without
+    idempotence could: the relay must still not mark them published before the failed one."""
+
+    def __init__(self, bootstrap: str, seq: int, *, deliver_later_ones: bool = False) -> None:
+        self.bootstrap, self.seq, self.deliver_later_ones = bootstrap, seq, deliver_later_ones
+        self.producers = 0
+
+    async def __call__(self) -> AIOKafkaProducer:
+        self.producers += 1
+        producer = await start_producer(self.bootstrap, client_id="failing-in-the-middle")
+        if self.producers > 1:
+            return producer  # the relay's next producer is healthy
+        original = producer.send
+        broken: set[bytes] = set()  # keys standing for their partitions: the other key stands for another
+
+        async def send(topic, value, key=None, **kwargs):  # type: ignore[no-untyped-def]
+            seq = ProbeHappenedV1.model_validate(json.loads(value)["payload"]).seq
+            if seq == self.seq:
+                broken.add(key)
+                return failed_delivery(KafkaTimeoutError("batch expired"))
+            if key in broken and not self.deliver_later_ones:
+                return failed_delivery(OutOfOrderSequenceNumber())
+            return await original(topic, value, key=key, **kwargs)
+
+        producer.send = send  # type: ignore[method-assign]
+        return producer
+
+
+async def published_seqs(db: Database) -> list[int]:
+    async with db.session() as session:
+        envelopes = await session.scalars(select(OutboxMessage.envelope).where(OutboxMessage.published_at.is_not(None))
+                                          .order_by(OutboxMessage.id))
+        return [json.loads(e)["payload"]["seq"] for e in envelopes]
+
+
+@pytest.mark.parametrize("deliver_later_ones", [False, True], ids=["idempotent", "later-rows-acknowledged"])
+async def test_a_delivery_failing_in_the_middle_of_a_key_publishes_only_the_rows_before_it(
+    bus_db: Database, probe: Probe, deliver_later_ones: bool
+) -> None:
+    await write_events(bus_db, probe.run, range(10), key_of=lambda s: "one-key")
+    await write_events(bus_db, probe.run, range(10, 13), key_of=lambda s: "other-key")
+    factory = FailingInTheMiddle(probe.bootstrap, 4, deliver_later_ones=deliver_later_ones)
+    relay = OutboxRelay(db=bus_db, producer_factory=factory, service="test")
+    result = await relay.run_once()
+    assert result.failed and result.published
+    # Of the failing key, exactly the rows before the failed one; the other key is unaffected.
+    assert sorted(await published_seqs(bus_db)) == [0, 1, 2, 3, 10, 11, 12]
+    async with bus_db.session() as session:
+        attempts = dict((await session.execute(select(OutboxMessage.envelope, OutboxMessage.attempts)
+                                               .where(OutboxMessage.attempts > 0))).all())
+    assert [json.loads(e)["payload"]["seq"] for e in attempts] == [4]  # the row that holds its key back
+
+    await asyncio.sleep(1.5)  # the failing key's own backoff
+    await drain(relay, bus_db)
+    await relay.close()
+    assert factory.producers == 2, "the producer that failed was not replaced"
+    records = await read_topic(probe.bootstrap, PROBE_TOPIC, run=probe.run, expected=13 + 5 * deliver_later_ones)
+    one_key = [e["payload"]["seq"] for e, _ in records if e["customer_id"] == "one-key"]
+    if deliver_later_ones:  # without idempotence 5-9 reach the log twice; the relay can only keep its marks right
+        assert one_key == [0, 1, 2, 3, 5, 6, 7, 8, 9, 4, 5, 6, 7, 8, 9]
+    else:
+        assert one_key == list(range(10))
+
+
+async def test_commits_during_a_broker_outage_do_not_cut_the_relays_backoff_short(
+    bus_db: Database, outage_kafka: LocalKafka, probe: Probe
+) -> None:
+    await asyncio.to_thread(outage_kafka.stop)
+    relay = OutboxRelay(db=bus_db, producer_factory=producer_factory(outage_kafka.bootstrap), service="test",
+                        send_timeout=2.0)
+    ticks = 0
+    original = relay.run_once
+
+    async def counted() -> TickResult:
+        nonlocal ticks
+        ticks += 1
+        return await original()
+
+    relay.run_once = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(relay.run_forever())
+    commits = 30
+    try:
+        for seq in range(commits):  # requests keep committing events while the broker is away
+            await write_events(bus_db, probe.run, range(seq, seq + 1), key_of=lambda s: "k")
+            relay.notify()
+            await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        await asyncio.wait([task], timeout=15)
+        await asyncio.wait_for(relay.close(), 10)
+    assert relay.state == "unavailable"
+    # Each wake-up used to build a producer and try again (199 attempts on one row in 53 s).
+    assert ticks < commits / 3, f"{ticks} relay ticks for {commits} commits while the broker was down"
+    async with bus_db.session() as session:
+        # One failed attempt recorded per tick at most (the last tick may have been cut short by the cancel).
+        assert 1 <= await session.scalar(select(func.max(OutboxMessage.attempts))) <= ticks
+    assert await pending(bus_db) == commits
+
+
+async def test_the_idle_relay_only_probes_and_a_commit_wakes_it(bus_db: Database, probe: Probe) -> None:
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(bus_db.engine.sync_engine, "before_cursor_execute", record)
+    relay = OutboxRelay(db=bus_db, producer_factory=producer_factory(probe.bootstrap), service="test",
+                        idle_seconds=0.05, max_idle_seconds=0.2)
+    task = asyncio.create_task(relay.run_forever())
+    try:
+        await asyncio.sleep(2)  # idle: several polls
+        idle = [s for s in statements if "outbox" in s]
+        relay.idle_seconds = relay.max_idle_seconds = 60.0  # from now on only a wake-up can be quick
+        await asyncio.sleep(0.3)
+        await write_events(bus_db, probe.run, range(1), key_of=lambda s: "k")
+        relay.notify()
+        records = await read_topic(probe.bootstrap, PROBE_TOPIC, run=probe.run, expected=1, timeout=15)
+    finally:
+        task.cancel()
+        await asyncio.wait([task], timeout=15)
+        await relay.close()
+        event.remove(bus_db.engine.sync_engine, "before_cursor_execute", record)
+    assert len(records) == 1
+    probes = [s for s in idle if s.startswith("select outbox.id from outbox where outbox.published_at is null")]
+    counts = [s for s in idle if "count(" in s]
+    assert len(probes) >= 3
+    assert len(counts) == 1, "the backlog was counted on more than the first idle tick"
+    assert not [s for s in idle if "row_number" in s or "pg_try_advisory" in s], "an idle poll ran a full tick"
+    assert len(probes) + len(counts) + 2 >= len(idle)  # the first tick's lock and read

@@ -83,7 +83,7 @@ async def test_the_audience_is_active_consenting_customers_of_the_segments(clien
     created = response.json()
     assert created["segments"] == [segment, other_segment]
     assert created["channels"] == ["email", "sms"]
-    assert created["audience_size"] == 3
+    assert (created["audience_size"], created["sent"], created["failed"]) == (3, 3, 0)
     assert created["deliveries_by_channel"] == {"email": 1, "sms": 2}
     assert created["created_by"] == "mgr-1"
 
@@ -121,7 +121,11 @@ async def test_when_the_preferred_channel_cannot_reach_the_next_consented_one_is
     # A leaflet needs a postal address: recorded as failed, not as sent.
     assert (got[no_address["id"]]["channel"], got[no_address["id"]]["status"]) == ("post", "failed")
     assert "address" in got[no_address["id"]]["detail"]
-    assert created["audience_size"] == 1 and created["deliveries_by_channel"] == {"email": 1}
+    # Both were targeted: the audience counts the failed delivery too, reported apart.
+    assert (created["audience_size"], created["sent"], created["failed"]) == (2, 1, 1)
+    assert created["deliveries_by_channel"] == {"email": 1}
+    fetched = (await client.get(f"/announcements/{created['id']}", headers=ANALYST)).json()
+    assert (fetched["audience_size"], fetched["sent"], fetched["failed"]) == (2, 1, 1)
 
 
 async def test_deliveries_page_through_every_customer_once(client: httpx.AsyncClient) -> None:
@@ -187,6 +191,7 @@ async def test_an_announcement_nobody_may_receive_still_records_itself(client: h
     response = await announce(client, announcement(segments=[unique("empty")]))
     assert response.status_code == 201
     assert response.json()["audience_size"] == 0 and response.json()["deliveries_by_channel"] == {}
+    assert (response.json()["sent"], response.json()["failed"]) == (0, 0)
     assert await deliveries(client, response.json()["id"]) == []
 
 

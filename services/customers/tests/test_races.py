@@ -14,7 +14,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.customers import service
 from services.customers.app import create_app
 from services.customers.tests.conftest import (
     MANAGER,
@@ -25,6 +24,7 @@ from services.customers.tests.conftest import (
     settings_for,
     unique_phone,
 )
+from services.customers.use_cases import customers, erasure
 from shared.testing.apps import app_client
 
 pytestmark = pytest.mark.integration
@@ -53,7 +53,7 @@ async def test_an_interaction_or_consultation_for_a_customer_being_merged_waits_
     customers_app, client = app
     survivor, duplicate = await register(client), await register(client)
     async with customers_app.state.runtime.db.transaction() as session:
-        await service.merge_customers(session, survivor_id=survivor["id"], duplicate_id=duplicate["id"])
+        await customers.merge_customers(session, survivor_id=survivor["id"], duplicate_id=duplicate["id"])
         logging_ = asyncio.create_task(client.post(f"/customers/{duplicate['id']}/interactions",
                                                    json=interaction_body(), headers=MANAGER))
         scheduling = asyncio.create_task(client.post(f"/customers/{duplicate['id']}/consultations",
@@ -74,7 +74,7 @@ async def test_an_interaction_logged_during_an_erasure_is_refused_and_no_summary
     customers_app, client = app
     customer = await register(client)
     async with customers_app.state.runtime.db.transaction() as session:
-        await service.erase_customer(session, customer_id=customer["id"])
+        await erasure.erase_customer(session, customer_id=customer["id"])
         logging_ = asyncio.create_task(client.post(f"/customers/{customer['id']}/interactions",
                                                    json=interaction_body("Budi's home address is ..."),
                                                    headers=MANAGER))
@@ -92,7 +92,7 @@ async def test_erasing_a_customer_while_it_is_merged_away_points_at_the_survivor
     customers_app, client = app
     survivor, duplicate = await register(client), await register(client, person(phones=[unique_phone()]))
     async with customers_app.state.runtime.db.transaction() as session:
-        await service.merge_customers(session, survivor_id=survivor["id"], duplicate_id=duplicate["id"])
+        await customers.merge_customers(session, survivor_id=survivor["id"], duplicate_id=duplicate["id"])
         erasing = asyncio.create_task(client.post(f"/customers/{duplicate['id']}/erase", headers=SUPPORT))
         await asyncio.sleep(HELD)
         assert not erasing.done()
@@ -111,7 +111,7 @@ async def test_erasing_the_survivor_while_a_duplicate_is_merged_into_it_erases_t
     survivor = await register(client, person(name="Siti Survivor"))
     duplicate = await register(client, person(name="Dewi Duplicate"))
     async with customers_app.state.runtime.db.transaction() as session:
-        await service.merge_customers(session, survivor_id=survivor["id"], duplicate_id=duplicate["id"])
+        await customers.merge_customers(session, survivor_id=survivor["id"], duplicate_id=duplicate["id"])
         erasing = asyncio.create_task(client.post(f"/customers/{survivor['id']}/erase", headers=SUPPORT))
         await asyncio.sleep(HELD)
         assert not erasing.done()

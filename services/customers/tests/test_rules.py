@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.customers.channels import RecordingAdapter
+from services.customers.channels import RecordingAdapter, channel_order, choose_channel
 from services.customers.schemas import (
     AnnouncementCreate,
     ConsentsUpdate,
@@ -18,7 +18,6 @@ from services.customers.schemas import (
     InteractionCreate,
     MergeRequest,
 )
-from services.customers.service import channel_order, choose_channel
 
 # ----- choosing the channel of an announcement ------------------------------------------------
 

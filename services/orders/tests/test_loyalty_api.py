@@ -1,13 +1,17 @@
 """The loyalty API against the real database and broker: program, tiers, ledger, tier events.
 
-This module's database starts without a program, so the first test sees the default.
+This module's database starts without a program, so the first test sees the default; tests of
+the default program itself use a database of their own.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
+from services.orders.app import create_app
 from services.orders.tests.conftest import (
     ADMIN,
     ANALYST,
@@ -23,17 +27,24 @@ from services.orders.tests.conftest import (
     pay,
     place,
     put_program,
+    settings_for,
 )
+from shared.testing.apps import app_client
 
 pytestmark = pytest.mark.integration
 
 
-async def test_program_starts_as_a_plain_base_tier_and_only_admin_changes_it(client: httpx.AsyncClient) -> None:
+async def test_program_starts_as_the_demo_companys_tiers_and_only_admin_changes_it(
+        client: httpx.AsyncClient) -> None:
     default = await client.get("/loyalty/program", headers=ANALYST)
     assert default.status_code == 200
     assert default.json() == {"version": 0, "currency": "IDR", "qualifying_window": "lifetime", "window_months": None,
                               "downgrade": "never", "created_by": None, "created_at": None,
-                              "tiers": [{"name": "base", "threshold": "0", "discount_percent": "0"}]}
+                              "tiers": [{"name": "base", "threshold": "0.00", "discount_percent": "0.00"},
+                                        {"name": "silver", "threshold": "10000000.00", "discount_percent": "2.00"},
+                                        {"name": "gold", "threshold": "50000000.00", "discount_percent": "3.50"},
+                                        {"name": "platinum", "threshold": "150000000.00",
+                                         "discount_percent": "5.00"}]}
     body = {"tiers": TIERS, "qualifying_window": "rolling", "window_months": 12, "downgrade": "reevaluate"}
     assert_problem(await client.put("/loyalty/program", json=body, headers=MANAGER), 403)
     assert_problem(await client.put("/loyalty/program", json=body, headers=SERVICE), 403)
@@ -167,3 +178,27 @@ async def test_loyalty_reads_refuse_what_they_cannot_answer(client: httpx.AsyncC
     await place(client, newcomer, (product, 1))  # known now, nothing paid yet
     status = await loyalty_of(client, newcomer)
     assert (status["spend_in_window"], status["lifetime_spend"], status["tier"]["name"]) == ("0.00", "0.00", "base")
+
+
+@pytest.fixture
+async def unconfigured(database_url: str, topics: str) -> AsyncIterator[tuple[httpx.AsyncClient, FakeDirectory]]:
+    """An orders app over a database where no administrator ever put a program."""
+    directory = FakeDirectory()
+    async with app_client(create_app(settings_for(database_url, topics, bus_enabled=False),
+                                     customer_directory=directory)) as client:
+        yield client, directory
+
+
+async def test_until_a_program_is_put_the_default_tiers_give_their_discounts(
+        unconfigured: tuple[httpx.AsyncClient, FakeDirectory]) -> None:
+    client, directory = unconfigured
+    customer = directory.add()
+    paper = await create_product(client, price="2500000.00", cost="2000000.00")
+    first = await place(client, customer, (paper, 4))  # 10,000,000 IDR: exactly silver's threshold
+    assert (first["loyalty_tier"], first["discount_percent"]) == ("base", "0.00")
+    await pay(client, first["id"])
+    status = await loyalty_of(client, customer)
+    assert (status["tier"]["name"], status["discount_percent"], status["program_version"]) == ("silver", "2.00", 0)
+    assert (status["next_tier"]["name"], status["amount_to_next_tier"]) == ("gold", "40000000.00")
+    second = await place(client, customer, (paper, 1))
+    assert (second["loyalty_tier"], second["discount_percent"], second["discount"]) == ("silver", "2.00", "50000.00")

@@ -12,6 +12,7 @@ from services.orders.loyalty import (
     Program,
     ProgramError,
     Tier,
+    default_program,
     months_before,
     qualified_tier,
     spend_in_window,
@@ -130,3 +131,20 @@ def test_window_months_go_with_a_rolling_window_only() -> None:
         validate_program(program(window="lifetime", months=12))
     validate_program(program(window="rolling", months=12))
     validate_program(program())
+
+
+def test_the_default_program_is_the_demo_companys_tiers_in_rupiah() -> None:
+    default = default_program("IDR")
+    validate_program(default)
+    assert (default.version, default.window, default.downgrade) == (0, "lifetime", "never")
+    assert [(t.name, t.threshold, t.discount_percent) for t in default.tiers] == [
+        ("base", D("0"), D("0")), ("silver", D("10000000"), D("2")), ("gold", D("50000000"), D("3.5")),
+        ("platinum", D("150000000"), D("5"))]
+    entries = [Entry(NOW - timedelta(days=400), D("49999999.00")), Entry(NOW, D("1.00"))]
+    assert standing(default, entries, NOW).tier.name == "gold"  # lifetime: old purchases still count
+
+
+def test_the_default_program_in_another_currency_has_no_rupiah_thresholds() -> None:
+    default = default_program("EUR")
+    validate_program(default)
+    assert [(t.name, t.threshold, t.discount_percent) for t in default.tiers] == [("base", D("0"), D("0"))]

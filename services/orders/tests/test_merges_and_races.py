@@ -21,9 +21,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from services.orders import service
 from services.orders.app import create_app
-from services.orders.handlers import customer_erased, customer_merged, customer_snapshot
+from services.orders.handlers import customer_erased, customer_merged, customer_snapshot, manager_assigned
 from services.orders.models import CustomerReplica, LoyaltyAccount, LoyaltyEntry
 from services.orders.schemas import ProgramUpdate
 from services.orders.tests.conftest import (
@@ -40,6 +39,7 @@ from services.orders.tests.conftest import (
     put_program,
     settings_for,
 )
+from services.orders.use_cases import loyalty as loyalty_cases
 from shared.bus.tables import OutboxMessage
 from shared.events.envelope import EventEnvelope
 from shared.testing.apps import app_client
@@ -68,14 +68,24 @@ def erased_event(customer_id: str, at: datetime | None = None) -> EventEnvelope:
                     {"customer_id": customer_id, "erased_at": at.isoformat()}, at)
 
 
-def snapshot_event(customer_id: str, name: str, at: datetime, revision: int | None) -> EventEnvelope:
+def snapshot_event(customer_id: str, segment: str, at: datetime, revision: int | None,
+                   manager_id: str | None = None) -> EventEnvelope:
+    """A version-2 snapshot; ``segment`` tells which snapshot the replica applied."""
     payload: dict[str, Any] = {
-        "customer_id": customer_id, "kind": "company", "name": name, "segment": "wholesale", "status": "active",
-        "manager_id": None, "preferred_channel": None, "tags": [], "created_at": at.isoformat(),
-        "changed_fields": ["name"]}
+        "customer_id": customer_id, "kind": "company", "segment": segment, "status": "active",
+        "manager_id": manager_id, "preferred_channel": None, "created_at": at.isoformat(),
+        "changed_fields": ["segment"]}
     if revision is not None:
         payload["revision"] = revision
-    return envelope("customers.customer.updated", customer_id, payload, at)
+    return envelope("customers.customer.updated", customer_id, payload, at).model_copy(update={"version": 2})
+
+
+def manager_event(customer_id: str, employee_id: str, at: datetime, revision: int | None) -> EventEnvelope:
+    payload: dict[str, Any] = {"customer_id": customer_id, "employee_id": employee_id, "previous_employee_id": None,
+                               "assigned_by": "mgr-1", "assigned_at": at.isoformat()}
+    if revision is not None:
+        payload["revision"] = revision
+    return envelope("customers.manager.assigned", customer_id, payload, at)
 
 
 @pytest.fixture
@@ -201,6 +211,41 @@ async def test_an_erasure_replayed_before_the_merge_still_records_whom_the_dupli
     assert [e.amount for e in await entries_of(orders_app, survivor)] == [D("1000.00")]
 
 
+@pytest.mark.parametrize("arrival", ["as made", "reversed"])
+async def test_the_survivors_order_history_holds_every_order_of_its_merge_chain(
+        app: tuple[FastAPI, httpx.AsyncClient, FakeDirectory], arrival: str) -> None:
+    orders_app, client, directory = app
+    product = await create_product(client)
+    a, b, c, unrelated = directory.add(), directory.add(), directory.add(), directory.add()
+    placed = {who: [(await place(client, who, (product, 1)))["id"] for _ in range(count)]
+              for who, count in ((a, 2), (b, 1), (c, 1), (unrelated, 1))}
+    await pay(client, placed[a][0])
+    t0 = datetime.now(UTC)
+    a_into_b, b_into_c = merged_event(a, b, t0), merged_event(b, c, t0 + timedelta(seconds=1))
+    for event in ([a_into_b, b_into_c] if arrival == "as made" else [b_into_c, a_into_b]):
+        await deliver(orders_app, customer_merged, event)
+
+    async def history(path: str, **params: Any) -> list[tuple[str, str]]:
+        seen: list[tuple[str, str]] = []
+        cursor = None
+        while True:
+            query = {**params, **({"cursor": cursor} if cursor else {})}
+            response = await client.get(path, params=query, headers=ANALYST)
+            assert response.status_code == 200, response.text
+            seen += [(o["id"], o["customer_id"]) for o in response.json()["items"]]
+            cursor = response.json()["next_cursor"]
+            if not cursor:
+                return seen
+
+    newest_first = [(oid, who) for who in (c, b, a) for oid in reversed(placed[who])]  # placed a, a, b, c in turn
+    assert await history(f"/customers/{c}/orders") == newest_first  # each order keeps whom it was placed for
+    assert await history("/orders", customer_id=c, limit=1) == newest_first
+    assert await history(f"/customers/{b}/orders") == newest_first[1:]
+    assert await history(f"/customers/{a}/orders") == newest_first[2:]
+    assert await history(f"/customers/{c}/orders", status="paid") == [(placed[a][0], a)]
+    assert await history(f"/customers/{unrelated}/orders") == [(placed[unrelated][0], unrelated)]
+
+
 # ----- payments and orders racing a merge (finding 2) -----------------------------------------------
 
 async def test_a_payment_racing_the_merge_accrues_to_the_survivor(
@@ -278,8 +323,8 @@ async def test_an_order_placed_while_the_program_changes_is_priced_with_the_new_
     v2[1]["discount_percent"] = "8"
 
     async with orders_app.state.runtime.db.transaction() as session:
-        await service.put_program(session, data=ProgramUpdate.model_validate({"tiers": v2}), actor="adm-1",
-                                  currency="IDR")
+        await loyalty_cases.put_program(session, data=ProgramUpdate.model_validate({"tiers": v2}), actor="adm-1",
+                                        currency="IDR")
         placing = asyncio.create_task(client.post("/orders", json=order_body(customer, (product, 1)),
                                                   headers=MANAGER))
         await asyncio.sleep(HELD)
@@ -309,11 +354,11 @@ async def test_the_replica_orders_snapshots_by_revision_not_by_clock(
     await deliver(orders_app, customer_snapshot, snapshot_event(customer, "second", t0 + timedelta(minutes=1), 2))
     async with orders_app.state.runtime.db.transaction() as session:
         row = await session.get(CustomerReplica, customer)
-        assert row is not None and (row.name, row.revision) == ("third", 3)
+        assert row is not None and (row.segment, row.revision) == ("third", 3)
     await deliver(orders_app, customer_snapshot, snapshot_event(customer, "fourth", t0 - timedelta(minutes=5), 4))
     async with orders_app.state.runtime.db.transaction() as session:
         row = await session.get(CustomerReplica, customer, populate_existing=True)
-        assert row is not None and (row.name, row.revision) == ("fourth", 4)
+        assert row is not None and (row.segment, row.revision) == ("fourth", 4)
 
     # Without a revision (an older producer), the instant decides as before.
     other = str(uuid.uuid4())
@@ -321,4 +366,62 @@ async def test_the_replica_orders_snapshots_by_revision_not_by_clock(
     await deliver(orders_app, customer_snapshot, snapshot_event(other, "older", t0, None))
     async with orders_app.state.runtime.db.transaction() as session:
         row = await session.get(CustomerReplica, other)
-        assert row is not None and (row.name, row.revision) == ("newer", None)
+        assert row is not None and (row.segment, row.revision) == ("newer", None)
+
+
+async def test_manager_assignments_reach_the_replica_in_the_same_revision_order_as_snapshots(
+        app: tuple[FastAPI, httpx.AsyncClient, FakeDirectory]) -> None:
+    orders_app, _client, _directory = app
+
+    async def manager_of(customer_id: str) -> tuple[str | None, int | None]:
+        async with orders_app.state.runtime.db.transaction() as session:
+            row = await session.get(CustomerReplica, customer_id)
+            assert row is not None
+            return row.manager_id, row.revision
+
+    customer = str(uuid.uuid4())
+    t0 = datetime.now(UTC)
+    registered = snapshot_event(customer, "PT Sinar", t0, revision=1)
+    await deliver(orders_app, customer_snapshot, registered)
+    await deliver(orders_app, manager_assigned, manager_event(customer, "emp-2", t0 + timedelta(seconds=1), 2))
+    assert await manager_of(customer) == ("emp-2", 2)
+    await deliver(orders_app, customer_snapshot, registered)  # replayed late: older than the assignment
+    assert await manager_of(customer) == ("emp-2", 2)
+    # Clocks of the customers replicas disagree; the revision decides.
+    await deliver(orders_app, manager_assigned, manager_event(customer, "emp-4", t0 - timedelta(minutes=1), 4))
+    await deliver(orders_app, manager_assigned, manager_event(customer, "emp-3", t0 + timedelta(minutes=1), 3))
+    assert await manager_of(customer) == ("emp-4", 4)
+    await deliver(orders_app, customer_snapshot, snapshot_event(customer, "PT Sinar", t0, 5, manager_id="emp-5"))
+    assert await manager_of(customer) == ("emp-5", 5)
+
+    # Without revisions (an older producer) the instant decides, as for snapshots.
+    other = str(uuid.uuid4())
+    await deliver(orders_app, customer_snapshot, snapshot_event(other, "CV Jaya", t0, None))
+    await deliver(orders_app, manager_assigned, manager_event(other, "emp-new", t0 + timedelta(seconds=2), None))
+    await deliver(orders_app, manager_assigned, manager_event(other, "emp-old", t0 + timedelta(seconds=1), None))
+    assert await manager_of(other) == ("emp-new", None)
+
+    # Merged and erased are final; a customer never heard of is left to the event that introduces it.
+    await deliver(orders_app, customer_merged, merged_event(other, customer, t0 + timedelta(seconds=3)))
+    await deliver(orders_app, manager_assigned, manager_event(other, "emp-late", t0 + timedelta(seconds=4), None))
+    assert await manager_of(other) == ("emp-new", None)
+    stranger = str(uuid.uuid4())
+    await deliver(orders_app, manager_assigned, manager_event(stranger, "emp-1", t0, 2))
+    async with orders_app.state.runtime.db.transaction() as session:
+        assert await session.get(CustomerReplica, stranger) is None
+
+
+async def test_a_retired_version_1_snapshot_is_still_read_and_its_name_not_kept(
+        app: tuple[FastAPI, httpx.AsyncClient, FakeDirectory]) -> None:
+    orders_app, _client, _directory = app
+    customer = str(uuid.uuid4())
+    at = datetime.now(UTC)
+    old = envelope("customers.customer.registered", customer, {
+        "customer_id": customer, "kind": "person", "name": "Dewi Anggraini", "segment": "schools", "status": "active",
+        "manager_id": None, "preferred_channel": None, "tags": ["vip"], "created_at": at.isoformat(),
+        "source": "fair", "first_contact_channel": "phone", "revision": 1}, at)
+    assert old.version == 1
+    await deliver(orders_app, customer_snapshot, old)
+    async with orders_app.state.runtime.db.transaction() as session:
+        row = await session.get(CustomerReplica, customer)
+        assert row is not None and (row.segment, row.name, row.revision) == ("schools", None, 1)

@@ -42,6 +42,7 @@ from services.orders.tests.conftest import (
 )
 from shared.events.envelope import EventEnvelope
 from shared.testing.apps import app_client, free_port, served
+from shared.testing.erasure import PersonalData, assert_erased
 from shared.testing.infra import PostgresServer
 
 pytestmark = pytest.mark.integration
@@ -63,15 +64,15 @@ async def replica_row(app: FastAPI, customer_id: str) -> CustomerReplica | None:
         return await session.get(CustomerReplica, customer_id)
 
 
-async def wait_replica(app: FastAPI, customer_id: str, *, status: str | None = None, name: str | None = None,
+async def wait_replica(app: FastAPI, customer_id: str, *, status: str | None = None, segment: str | None = None,
                        timeout: float = 30.0) -> CustomerReplica:
     deadline = time.monotonic() + timeout
     while True:
         row = await replica_row(app, customer_id)
-        if row is not None and (status is None or row.status == status) and (name is None or row.name == name):
+        if row is not None and (status is None or row.status == status) and (segment is None or row.segment == segment):
             return row
         if time.monotonic() > deadline:
-            raise AssertionError(f"replica of {customer_id} never reached status={status} name={name}: {row}")
+            raise AssertionError(f"replica of {customer_id} never reached status={status} segment={segment}: {row}")
         await asyncio.sleep(0.1)
 
 
@@ -102,12 +103,13 @@ async def test_customers_events_feed_the_replica_and_refusals_follow_them(
 
     customer = await register(customers)
     row = await wait_replica(orders_app, customer)
-    assert (row.status, row.name, row.segment, row.source) == ("active", "Toko Buku Sinar", "retail shops", "event")
+    # No personal copy: the events carry no name, and the replica keeps none.
+    assert (row.status, row.name, row.segment, row.source) == ("active", None, "retail shops", "event")
     await place(orders, customer, (product, 1))
 
-    renamed = await customers.patch(f"/customers/{customer}", json={"name": "Toko Buku Sinar Jaya"}, headers=MANAGER)
-    assert renamed.status_code == 200
-    await wait_replica(orders_app, customer, name="Toko Buku Sinar Jaya")
+    moved = await customers.patch(f"/customers/{customer}", json={"segment": "wholesale"}, headers=MANAGER)
+    assert moved.status_code == 200
+    await wait_replica(orders_app, customer, segment="wholesale")
 
     erased = await customers.post(f"/customers/{customer}/erase", headers=SUPPORT)
     assert erased.status_code == 200
@@ -121,7 +123,8 @@ async def test_customers_events_feed_the_replica_and_refusals_follow_them(
     survivor, duplicate = await register(customers), await register(customers)
     await wait_replica(orders_app, survivor)
     await wait_replica(orders_app, duplicate)
-    await pay(orders, (await place(orders, duplicate, (product, 1)))["id"])  # the duplicate reaches silver
+    bought = await place(orders, duplicate, (product, 1))
+    await pay(orders, bought["id"])  # the duplicate reaches silver
     assert (await loyalty_of(orders, duplicate))["tier"]["name"] == "silver"
     merged = await customers.post(f"/customers/{survivor}/merge", json={"duplicate_id": duplicate}, headers=MANAGER)
     assert merged.status_code == 200, merged.text
@@ -133,9 +136,92 @@ async def test_customers_events_feed_the_replica_and_refusals_follow_them(
     # The duplicate's purchases now count for the survivor, whose next order gets the discount.
     status = await loyalty_of(orders, survivor)
     assert (status["lifetime_spend"], status["tier"]["name"]) == ("1000.00", "silver")
-    assert (await place(orders, survivor, (product, 1)))["discount"] == "50.00"
+    later = await place(orders, survivor, (product, 1))
+    assert later["discount"] == "50.00"
+    # The survivor's history is whole: the duplicate's order is listed under it, placed for the duplicate.
+    for path, params in ((f"/customers/{survivor}/orders", {}), ("/orders", {"customer_id": survivor})):
+        listed = (await orders.get(path, params=params, headers=ANALYST)).json()["items"]
+        assert [(o["id"], o["customer_id"]) for o in listed] == [(later["id"], survivor), (bought["id"], duplicate)]
     change = await event_log.wait_type("orders.loyalty.tier_changed", customer_id=survivor, reason="merge")
     assert change[0].payload["tier"] == "silver"
+
+
+async def test_every_manager_assignment_reaches_the_replica(
+        both: tuple[httpx.AsyncClient, httpx.AsyncClient, FastAPI]) -> None:
+    customers, _orders, orders_app = both
+    team = [f"emp-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    wanted: dict[str, str] = {}
+    for n in range(20):
+        customer = await register(customers)
+        for employee in team[: 1 + n % 3]:  # some are reassigned once or twice
+            response = await customers.put(f"/customers/{customer}/manager", json={"employee_id": employee},
+                                           headers=MANAGER)
+            assert response.status_code == 200, response.text
+        wanted[customer] = team[n % 3]
+    deadline = time.monotonic() + 30
+    while True:
+        rows = {cid: await replica_row(orders_app, cid) for cid in wanted}
+        held = {cid: row.manager_id if row else None for cid, row in rows.items()}
+        if held == wanted:
+            break
+        if time.monotonic() > deadline:
+            wrong = {cid: (held[cid], manager) for cid, manager in wanted.items() if held[cid] != manager}
+            raise AssertionError(f"{len(wrong)} of {len(wanted)} replicas hold the wrong manager: {wrong}")
+        await asyncio.sleep(0.2)
+    assert all(row is not None and row.revision == 1 + 1 + n % 3 for n, row in enumerate(rows.values()))
+
+
+async def test_an_erasure_arriving_from_customers_leaves_no_personal_data_in_orders(
+        both: tuple[httpx.AsyncClient, httpx.AsyncClient, FastAPI], customers_db: str, module_database_url: str,
+        event_log: EventLog) -> None:
+    customers, orders, orders_app = both
+    tag = uuid.uuid4().hex[:8]
+    typed_phone = f"0813{int(tag, 16) % 10**8:08d}"
+    registered = await customers.post("/customers", headers=MANAGER, json={
+        "kind": "person", "name": f"Dewi Anggraini {tag}", "emails": [f"dewi.{tag}@example.org"],
+        "phones": [typed_phone], "address": {"line1": f"Jl. Cihampelas {tag} 12", "city": "Bandung", "country": "ID"}})
+    assert registered.status_code == 201, registered.text
+    customer = registered.json()
+    person = PersonalData.of_customer(customer, also=[typed_phone])
+    cid, email, street = customer["id"], customer["emails"][0], customer["address"]["line1"]
+    await wait_replica(orders_app, cid)
+    product = await create_product(orders, price="1000.00", cost="650.00")
+
+    body = order_body(cid, (product, 3), note=f"deliver to {street}, ring {typed_phone}")
+    placed = await orders.post("/orders", json=body, headers={**MANAGER, "Idempotency-Key": f"form-{tag}"})
+    assert placed.status_code == 201, placed.text
+    kept = placed.json()
+    paid = await orders.post(f"/orders/{kept['id']}/pay", headers=MANAGER,
+                             json={"method": "bank_transfer", "reference": f"BCA from {customer['name']}"})
+    assert paid.status_code == 200, paid.text
+    returned = await orders.post(f"/orders/{kept['id']}/returns", headers={**MANAGER, "Idempotency-Key": f"rma-{tag}"},
+                                 json={"lines": [{"product_id": product["id"], "quantity": 1}],
+                                       "reason": f"{customer['name']} says the box was wet"})
+    assert returned.status_code == 201, returned.text
+    dropped = await place(orders, cid, (product, 1), note=f"mail the invoice to {email}")
+    cancelled = await orders.post(f"/orders/{dropped['id']}/cancel", headers=MANAGER,
+                                  json={"reason": f"{customer['name']} moved away"})
+    assert cancelled.status_code == 200, cancelled.text
+    figures = (await orders.get(f"/orders/{kept['id']}", headers=ANALYST)).json()
+
+    erased = await customers.post(f"/customers/{cid}/erase", headers=SUPPORT)
+    assert erased.status_code == 200, erased.text
+    await wait_replica(orders_app, cid, status="erased")
+
+    after = (await orders.get(f"/orders/{kept['id']}", headers=ANALYST)).json()
+    assert (after["note"], after["payment_reference"]) == ("[erased]", "[erased]")
+    assert {k: v for k, v in after.items() if k not in ("note", "payment_reference", "updated_at")} == {
+        k: v for k, v in figures.items() if k not in ("note", "payment_reference", "updated_at")}
+    assert [r["reason"] for r in (await orders.get(f"/orders/{kept['id']}/returns", headers=ANALYST)).json()] == [
+        "[erased]"]
+    assert (await orders.get(f"/orders/{dropped['id']}", headers=ANALYST)).json()["cancel_reason"] == "[erased]"
+    # A retried request still gets its first answer, without the personal data.
+    replay = await orders.post("/orders", json=body, headers={**MANAGER, "Idempotency-Key": f"form-{tag}"})
+    assert (replay.status_code, replay.json()["id"], replay.json()["note"]) == (201, kept["id"], "[erased]")
+
+    since = erased.json()["erased_at"]
+    await assert_erased(module_database_url, person, since=since, events=event_log.records)
+    await assert_erased(customers_db, person, since=since)
 
 
 async def test_stale_and_repeated_customer_events_change_nothing(
@@ -143,22 +229,24 @@ async def test_stale_and_repeated_customer_events_change_nothing(
     _, orders, orders_app = both
     customer = str(uuid.uuid4())
     t0 = datetime.now(UTC) - timedelta(minutes=10)
-    snapshot = {"customer_id": customer, "kind": "person", "segment": "schools", "status": "active",
-                "manager_id": None, "preferred_channel": None, "tags": [], "created_at": t0.isoformat()}
+    snapshot = {"customer_id": customer, "kind": "person", "status": "active",
+                "manager_id": None, "preferred_channel": None, "created_at": t0.isoformat()}
 
     def envelope(event_type: str, at: datetime, payload: dict[str, Any]) -> EventEnvelope:
-        return EventEnvelope(event_id=uuid.uuid4(), type=event_type, version=1, occurred_at=at, producer="customers",
+        version = 1 if event_type == "customers.customer.erased" else 2
+        return EventEnvelope(event_id=uuid.uuid4(), type=event_type, version=version, occurred_at=at,
+                             producer="customers",
                              aggregate_id=customer, customer_id=customer, correlation_id=str(uuid.uuid4()),
                              payload=payload)
 
     newer = envelope("customers.customer.updated", t0 + timedelta(minutes=2),
-                     {**snapshot, "name": "Siti (new)", "changed_fields": ["name"]})
+                     {**snapshot, "segment": "new", "changed_fields": ["segment"]})
     older = envelope("customers.customer.registered", t0,
-                     {**snapshot, "name": "Siti (old)", "source": None, "first_contact_channel": None})
+                     {**snapshot, "segment": "old", "first_contact_channel": None})
     erased = envelope("customers.customer.erased", t0 + timedelta(minutes=3),
                       {"customer_id": customer, "erased_at": (t0 + timedelta(minutes=3)).isoformat()})
     after_erasure = envelope("customers.customer.updated", t0 + timedelta(minutes=4),
-                             {**snapshot, "name": "Siti (back?)", "changed_fields": ["name"]})
+                             {**snapshot, "segment": "back?", "changed_fields": ["segment"]})
     producer = AIOKafkaProducer(bootstrap_servers=topics, enable_idempotence=True)
     await producer.start()
     try:
@@ -166,17 +254,17 @@ async def test_stale_and_repeated_customer_events_change_nothing(
             await producer.send_and_wait(CUSTOMERS_TOPIC, env.to_bytes(), key=customer.encode())
 
         await send(newer)
-        await send(older)  # arrives late: must not overwrite the newer name
+        await send(older)  # arrives late: must not overwrite the newer state
         await send(newer)  # redelivered: the inbox absorbs it
         marker = str(uuid.uuid4())  # a later event on another key tells us the consumer got this far
         await producer.send_and_wait(CUSTOMERS_TOPIC, EventEnvelope(
-            event_id=uuid.uuid4(), type="customers.customer.registered", version=1, occurred_at=datetime.now(UTC),
+            event_id=uuid.uuid4(), type="customers.customer.registered", version=2, occurred_at=datetime.now(UTC),
             producer="customers", aggregate_id=marker, customer_id=marker, correlation_id="m",
-            payload={**snapshot, "customer_id": marker, "name": "marker", "source": None,
+            payload={**snapshot, "customer_id": marker, "segment": "marker",
                      "first_contact_channel": None}).to_bytes(), key=customer.encode())
         await wait_replica(orders_app, marker)
         row = await replica_row(orders_app, customer)
-        assert row is not None and (row.name, row.status) == ("Siti (new)", "active")
+        assert row is not None and (row.segment, row.status) == ("new", "active")
         assert row.state_at == newer.occurred_at
 
         await send(erased)
@@ -220,7 +308,7 @@ async def test_http_fallback_accepts_a_customer_whose_event_has_not_arrived(
             order = await place(orders, customer, (product, 2))
             assert order["customer_id"] == customer
             row = await replica_row(orders_app, customer)
-            assert row is not None and (row.source, row.status, row.name) == ("http", "active", "Toko Buku Sinar")
+            assert row is not None and (row.source, row.status, row.name) == ("http", "active", None)
 
             assert_problem(await orders.post("/orders", json=order_body(gone, (product, 1)), headers=MANAGER),
                            410, "customer-erased")

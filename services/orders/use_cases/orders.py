@@ -1,0 +1,251 @@
+"""Orders: placing them priced from the catalogue, payment, fulfilment, cancellation, finding them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.orders import pricing
+from services.orders.errors import CustomerMerged, InvalidTransition, OrderNotFound
+from services.orders.models import Order, OrderLine, Product
+from services.orders.pricing import ZERO
+from services.orders.schemas import (
+    AmountsPublic,
+    CancelRequest,
+    OrderCreate,
+    OrderLinePublic,
+    OrderPublic,
+    PaymentCreate,
+)
+from services.orders.use_cases.customers import merged_into, orderable_customer
+from services.orders.use_cases.loyalty import accrue, lock_account, program_in_force, reevaluate, reverse
+from shared.bus.outbox import add_event
+from shared.db.types import utcnow
+from shared.events.contracts import orders as events
+from shared.http.errors import Unprocessable
+from shared.http.pagination import PageParams, time_id_cursor, time_id_page
+
+
+def amounts(gross: Decimal, discount: Decimal, net: Decimal, cost: Decimal) -> dict[str, Decimal]:
+    return {"gross": gross, "discount": discount, "net": net, "cost": cost, "margin": net - cost}
+
+
+def _line_fields(line: OrderLine) -> dict[str, Any]:
+    return {"line_no": line.line_no, "product_id": line.product_id, "sku": line.sku, "name": line.name,
+            "category": line.category, "quantity": line.quantity, "unit_price": line.unit_price,
+            "unit_cost": line.unit_cost, "discount_percent": line.discount_percent,
+            "returned_quantity": line.returned_quantity,
+            **amounts(line.gross, line.discount, line.net, line.cost)}
+
+
+def _returned_amounts(order: Order) -> dict[str, Decimal]:
+    return amounts(order.returned_gross, order.returned_discount, order.returned_net, order.returned_cost)
+
+
+def _order_event_fields(order: Order, lines: Sequence[OrderLine]) -> dict[str, Any]:
+    returned = _returned_amounts(order) if order.returned_gross or order.returned_net else None
+    return {"order_id": order.id, "customer_id": order.customer_id, "sales_employee_id": order.sales_employee_id,
+            "channel": order.channel, "currency": order.currency, "status": order.status,
+            "loyalty_tier": order.loyalty_tier, "discount_percent": order.discount_percent,
+            "lines": [_line_fields(line) for line in lines], "placed_at": order.placed_at, "returned": returned,
+            **amounts(order.gross, order.discount, order.net, order.cost)}
+
+
+def order_public(order: Order, lines: Sequence[OrderLine]) -> OrderPublic:
+    return OrderPublic.model_validate({
+        **amounts(order.gross, order.discount, order.net, order.cost),
+        "id": order.id, "customer_id": order.customer_id, "sales_employee_id": order.sales_employee_id,
+        "channel": order.channel, "currency": order.currency, "status": order.status,
+        "loyalty_tier": order.loyalty_tier, "discount_percent": order.discount_percent,
+        "returned": AmountsPublic(**_returned_amounts(order)),
+        "lines": [OrderLinePublic.model_validate(_line_fields(line)) for line in lines],
+        "note": order.note, "payment_method": order.payment_method, "payment_reference": order.payment_reference,
+        "cancel_reason": order.cancel_reason, "placed_by": order.placed_by, "placed_at": order.placed_at,
+        "paid_at": order.paid_at, "fulfilled_at": order.fulfilled_at, "cancelled_at": order.cancelled_at,
+        "updated_at": order.updated_at,
+    })
+
+
+async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
+                      currency: str) -> tuple[Order, list[OrderLine]]:
+    """Price the lines from the catalogue with the customer's loyalty discount in force now."""
+    await orderable_customer(session, customer_id=data.customer_id)  # share-locked from here on
+    wanted = [line.product_id for line in data.lines]
+    products = {p.id: p for p in (await session.execute(select(Product).where(Product.id.in_(wanted)))).scalars()}
+    missing = [pid for pid in wanted if pid not in products]
+    if missing:
+        raise Unprocessable(f"unknown product{'s' if len(missing) > 1 else ''}: {', '.join(missing)}",
+                            field="lines", product_ids=missing)
+    inactive = [pid for pid in wanted if not products[pid].active]
+    if inactive:
+        raise Unprocessable(f"no longer sold (inactive): {', '.join(products[p].sku for p in inactive)}",
+                            field="lines", product_ids=inactive)
+    currencies = sorted({products[pid].currency for pid in wanted})
+    if len(currencies) > 1:
+        raise Unprocessable(f"one order is in one currency; these products are in {', '.join(currencies)}",
+                            field="lines", currencies=currencies)
+    order_currency = currencies[0]
+
+    discount_percent, tier_name = ZERO, None
+    program, _ = await program_in_force(session, currency=currency)
+    if order_currency == program.currency:
+        account = await lock_account(session, customer_id=data.customer_id, program=program)
+        if account.merged_into_id is not None:
+            # The replica said active, but this ledger was moved to a survivor: never price with it.
+            raise CustomerMerged(data.customer_id, account.merged_into_id)
+        standing = await reevaluate(session, account=account, program=program, reason="reevaluation")
+        discount_percent, tier_name = standing.tier.discount_percent, standing.tier.name
+
+    priced, totals = pricing.price_order(
+        [(pricing.CatalogPrice(pid, products[pid].unit_price, products[pid].unit_cost), line.quantity)
+         for pid, line in zip(wanted, data.lines, strict=True)],
+        discount_percent=discount_percent, currency=order_currency)
+    if totals.gross >= pricing.MAX_ORDER_AMOUNT:
+        raise Unprocessable(f"an order must total less than {pricing.MAX_ORDER_AMOUNT:f} {order_currency}",
+                            field="lines")
+    now = utcnow()
+    zero = pricing.round_money(ZERO, order_currency)
+    order = Order(customer_id=data.customer_id, sales_employee_id=data.sales_employee_id, channel=data.channel,
+                  currency=order_currency, status="placed", loyalty_tier=tier_name, discount_percent=discount_percent,
+                  gross=totals.gross, discount=totals.discount, net=totals.net, cost=totals.cost,
+                  returned_gross=zero, returned_discount=zero, returned_net=zero, returned_cost=zero,
+                  note=data.note, placed_by=actor, placed_at=now, updated_at=now)
+    session.add(order)
+    await session.flush()
+    lines = [OrderLine(order_id=order.id, line_no=n, product_id=p.product_id, sku=products[p.product_id].sku,
+                       name=products[p.product_id].name, category=products[p.product_id].category,
+                       quantity=p.quantity, unit_price=p.unit_price, unit_cost=p.unit_cost,
+                       discount_percent=p.discount_percent, gross=p.gross, discount=p.discount, net=p.net,
+                       cost=p.cost, returned_quantity=0, returned_net=zero)
+             for n, p in enumerate(priced, start=1)]
+    session.add_all(lines)
+    await session.flush()
+    add_event(session, events.OrderPlacedV1(**_order_event_fields(order, lines), placed_by=actor),
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+    return order, lines
+
+
+async def get_order(session: AsyncSession, *, order_id: str, for_update: bool = False) -> Order:
+    order = await session.get(Order, order_id, with_for_update=for_update or None, populate_existing=for_update)
+    if order is None:
+        raise OrderNotFound(order_id)
+    return order
+
+
+async def order_lines(session: AsyncSession, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]:
+    result: dict[str, list[OrderLine]] = {oid: [] for oid in order_ids}
+    if not order_ids:
+        return result
+    rows = (await session.execute(select(OrderLine).where(OrderLine.order_id.in_(list(order_ids)))
+                                  .order_by(OrderLine.order_id, OrderLine.line_no))).scalars()
+    for line in rows:
+        result[line.order_id].append(line)
+    return result
+
+
+async def _touch(session: AsyncSession, order: Order, now: datetime) -> list[OrderLine]:
+    order.updated_at = now
+    session.add(order)
+    await session.flush()
+    return (await order_lines(session, [order.id]))[order.id]
+
+
+async def pay_order(session: AsyncSession, *, order_id: str, data: PaymentCreate,
+                    currency: str) -> tuple[Order, list[OrderLine]]:
+    """Record payment; the net accrues to the customer's loyalty. Paying a paid order changes nothing."""
+    order = await get_order(session, order_id=order_id, for_update=True)
+    if order.status in ("paid", "fulfilled"):
+        return order, (await order_lines(session, [order.id]))[order.id]
+    if order.status == "cancelled":
+        raise InvalidTransition("a cancelled order cannot be paid", order_id=order.id, status=order.status)
+    now = utcnow()
+    order.status, order.paid_at = "paid", now
+    order.payment_method, order.payment_reference = data.method, data.reference
+    lines = await _touch(session, order, now)
+    add_event(session, events.OrderPaidV2(**_order_event_fields(order, lines), paid_at=now,
+                                          payment_method=order.payment_method),
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+    await accrue(session, order=order, currency=currency)
+    return order, lines
+
+
+async def fulfil_order(session: AsyncSession, *, order_id: str) -> tuple[Order, list[OrderLine]]:
+    """Mark a paid order delivered. Fulfilling a fulfilled order changes nothing."""
+    order = await get_order(session, order_id=order_id, for_update=True)
+    if order.status == "fulfilled":
+        return order, (await order_lines(session, [order.id]))[order.id]
+    if order.status != "paid":
+        raise InvalidTransition(f"only a paid order can be fulfilled; this one is {order.status}",
+                                order_id=order.id, status=order.status)
+    now = utcnow()
+    order.status, order.fulfilled_at = "fulfilled", now
+    lines = await _touch(session, order, now)
+    add_event(session, events.OrderFulfilledV1(**_order_event_fields(order, lines), fulfilled_at=now),
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+    return order, lines
+
+
+async def cancel_order(session: AsyncSession, *, order_id: str, data: CancelRequest,
+                       currency: str) -> tuple[Order, list[OrderLine]]:
+    """Cancel before fulfilment; a paid order's remaining loyalty accrual is reversed exactly.
+    Cancelling a cancelled order changes nothing."""
+    order = await get_order(session, order_id=order_id, for_update=True)
+    if order.status == "cancelled":
+        return order, (await order_lines(session, [order.id]))[order.id]
+    if order.status == "fulfilled":
+        raise InvalidTransition("a fulfilled order cannot be cancelled; return the goods instead",
+                                order_id=order.id, status=order.status)
+    was_paid = order.status == "paid"
+    now = utcnow()
+    if was_paid:
+        reversed_amounts = amounts(order.gross - order.returned_gross, order.discount - order.returned_discount,
+                                   order.net - order.returned_net, order.cost - order.returned_cost)
+    else:
+        zero = pricing.round_money(ZERO, order.currency)
+        reversed_amounts = amounts(zero, zero, zero, zero)
+    order.status, order.cancelled_at, order.cancel_reason = "cancelled", now, data.reason
+    lines = await _touch(session, order, now)
+    add_event(session, events.OrderCancelledV2(**_order_event_fields(order, lines), cancelled_at=now,
+                                               was_paid=was_paid,
+                                               reversed=events.Amounts(**reversed_amounts)),
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+    if was_paid:
+        await reverse(session, order=order, kind="cancellation", ref="", amount=None, currency=currency)
+    return order, lines
+
+
+async def list_orders(session: AsyncSession, *, page: PageParams, customer_id: str | None = None,
+                      sales_employee_id: str | None = None, status: str | None = None,
+                      channel: str | None = None, placed_from: datetime | None = None,
+                      placed_to: datetime | None = None) -> tuple[list[Order], str | None]:
+    """Newest first; the cursor is the (placed_at, id) of the last order returned.
+
+    A customer's orders include those of the customers merged into it: each order keeps the id it
+    was placed for (its events are keyed by it), and the survivor's history is whole.
+    """
+    if placed_from and placed_to and placed_from >= placed_to:
+        raise Unprocessable("placed_from must be before placed_to", field="placed_from")
+    query = select(Order)
+    if customer_id:
+        query = query.where(Order.customer_id.in_(await merged_into(session, customer_id=customer_id)))
+    if sales_employee_id:
+        query = query.where(Order.sales_employee_id == sales_employee_id)
+    if status:
+        query = query.where(Order.status == status)
+    if channel:
+        query = query.where(Order.channel == channel)
+    if placed_from:
+        query = query.where(Order.placed_at >= placed_from)
+    if placed_to:
+        query = query.where(Order.placed_at < placed_to)
+    if page.cursor:
+        after_at, after_id = time_id_cursor(page.cursor, "placed_at")
+        query = query.where(or_(Order.placed_at < after_at, and_(Order.placed_at == after_at, Order.id < after_id)))
+    rows = (await session.execute(
+        query.order_by(Order.placed_at.desc(), Order.id.desc()).limit(page.limit + 1))).scalars().all()
+    return time_id_page(rows, page.limit, "placed_at")
