@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit lint format up down kafka-start kafka-stop asyncapi clean
+.PHONY: install run test test-unit lint format up down kafka-start kafka-stop asyncapi clean bench bench-full
 
 install: $(STAMP) .local/kafka/libs/.complete tools/contracts/node_modules/.complete
 
@@ -41,6 +41,13 @@ lint: install
 
 format: install
 	$(VENV)/bin/ruff format .
+
+# Benchmarks (bench/, docs/benchmarks.md): their own broker and PostgreSQL on free ports, never in CI.
+bench: install
+	$(PY) -m bench.run --quick
+
+bench-full: install
+	$(PY) -m bench.run
 
 asyncapi: install
 	$(VENV)/bin/pelanggan asyncapi

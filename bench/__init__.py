@@ -1,1 +1,1 @@
-"""Benchmarks: one module per subject, each a ratio against a baseline measured in the same run."""
+"""Benchmarks of Pelanggan: `python -m bench.run` (see docs/benchmarks.md)."""

@@ -366,5 +366,19 @@ def asyncapi(
     console.print(f"wrote {out}")
 
 
+# ----- analytics ------------------------------------------------------------------------------
+
+analytics_app = typer.Typer(help="The analytics service's read models.", no_args_is_help=True)
+app.add_typer(analytics_app, name="analytics")
+
+
+@analytics_app.command("rebuild")
+def analytics_rebuild() -> None:
+    """Drop analytics' read models and replay every topic from the beginning (stop analytics first)."""
+    from services.analytics.cli import run_rebuild
+
+    raise typer.Exit(run_rebuild(console))
+
+
 if __name__ == "__main__":
     app()

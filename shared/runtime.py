@@ -101,15 +101,18 @@ class ServiceRuntime:
             if session.info.pop("outbox_written", False):
                 relay.notify()
 
-    def add_background(self, name: str, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """A service's own background task: started after the migrations (also without the bus), cancelled
-        with the relay and consumers in ``stop()``. It must catch its own errors; one that escapes is logged."""
-        self._background.append((name, factory))
+    def add_background(self, name: str, coroutine_factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """A service-owned background task, started after the migrations and cancelled on shutdown.
+
+        The coroutine should run until cancelled and survive its own errors; it must be safe with
+        several replicas (claim its work with an advisory lock or a unique row).
+        """
+        self._background.append((name, coroutine_factory))
 
     async def start(self) -> None:
         await upgrade_to_head(database_url=self.db.url, migrations_dir=self.migrations_dir)
         for name, factory in self._background:
-            self._tasks.append(asyncio.create_task(_logged(name, factory), name=name))
+            self._tasks.append(asyncio.create_task(factory(), name=name))
         if not self.settings.bus_enabled:
             return
         topics = self.published_topics + [dead_letter_topic(t) for t in self.published_topics]
@@ -242,12 +245,3 @@ def _hours(hours: float | None) -> timedelta | None:
 
 def _days(days: float | None) -> timedelta | None:
     return timedelta(days=days) if days is not None else None
-
-
-async def _logged(name: str, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    try:
-        await factory()
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("background task stopped by an error", extra={"task": name})

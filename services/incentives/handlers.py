@@ -29,20 +29,23 @@ def build_handlers(settings: IncentivesSettings) -> HandlerRegistry:
         await products.apply_product(session, product=event, state_at=envelope.occurred_at)
 
     @handlers.on("orders.order.paid", 1)
+    @handlers.on("orders.order.paid", 2)
     async def order_paid(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await contributions.record_paid(session, event=order_events.OrderPaidV1.model_validate(envelope.payload),
+        await contributions.record_paid(session, event=order_events.OrderPaidV2.model_validate(envelope.payload),
                                         zone=settings.zone, currency=settings.currency)
 
     @handlers.on("orders.order.cancelled", 1)
+    @handlers.on("orders.order.cancelled", 2)
     async def order_cancelled(session: AsyncSession, envelope: EventEnvelope) -> None:
         await contributions.record_cancelled(
-            session, event=order_events.OrderCancelledV1.model_validate(envelope.payload), zone=settings.zone,
+            session, event=order_events.OrderCancelledV2.model_validate(envelope.payload), zone=settings.zone,
             currency=settings.currency)
 
     @handlers.on("orders.order.returned", 1)
+    @handlers.on("orders.order.returned", 2)
     async def order_returned(session: AsyncSession, envelope: EventEnvelope) -> None:
         await contributions.record_returned(
-            session, event=order_events.OrderReturnedV1.model_validate(envelope.payload), zone=settings.zone,
+            session, event=order_events.OrderReturnedV2.model_validate(envelope.payload), zone=settings.zone,
             currency=settings.currency)
 
     @handlers.on("feedback.case.received", 1)

@@ -24,12 +24,15 @@ handlers = HandlerRegistry()
 
 
 @handlers.on("customers.customer.registered", 1)
+@handlers.on("customers.customer.registered", 2)
 @handlers.on("customers.customer.updated", 1)
+@handlers.on("customers.customer.updated", 2)
 async def customer_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
-    event = customer_events.CustomerSnapshot.model_validate(envelope.payload)
+    # The version-2 facts read both versions; a version-1 record's name is not kept.
+    event = customer_events.CustomerFacts.model_validate(envelope.payload)
     await customer_cases.apply_customer_state(
         session, customer_id=event.customer_id, status=event.status, state_at=envelope.occurred_at,
-        source="event", kind=event.kind, name=event.name, segment=event.segment, manager_id=event.manager_id,
+        source="event", kind=event.kind, segment=event.segment, manager_id=event.manager_id,
         revision=event.revision)
 
 

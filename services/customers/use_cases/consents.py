@@ -37,9 +37,8 @@ async def set_consents(session: AsyncSession, *, customer_id: str, data: Consent
         session.add(ConsentChange(customer_id=customer.id, channel=item.channel, granted=item.granted,
                                   source=item.source, changed_by=actor, changed_at=now))
         current[item.channel] = item.granted
-        add_event(session, events.ConsentChangedV1(customer_id=customer.id, channel=item.channel,
-                                                   granted=item.granted, source=item.source, changed_by=actor,
-                                                   changed_at=now),
+        add_event(session, events.ConsentChangedV2(customer_id=customer.id, channel=item.channel,
+                                                   granted=item.granted, changed_by=actor, changed_at=now),
                   aggregate_id=customer.id, customer_id=customer.id)
     preferred = data.preferred_channel if "preferred_channel" in data.model_fields_set else customer.preferred_channel
     if preferred is not None and not current.get(preferred):

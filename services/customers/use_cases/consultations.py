@@ -29,8 +29,8 @@ async def schedule_consultation(session: AsyncSession, *, customer_id: str, data
                                 source_key=source_key)
     session.add(consultation)
     await session.flush()
-    add_event(session, events.ConsultationScheduledV1(
-        consultation_id=consultation.id, customer_id=customer.id, employee_id=employee_id, topic=consultation.topic,
+    add_event(session, events.ConsultationScheduledV2(
+        consultation_id=consultation.id, customer_id=customer.id, employee_id=employee_id, reason="manual",
         product_id=consultation.product_id, due_at=consultation.due_at),
         aggregate_id=consultation.id, customer_id=customer.id)
     return consultation
@@ -74,9 +74,9 @@ async def complete_consultation(session: AsyncSession, *, consultation_id: str, 
     consultation.status, consultation.outcome, consultation.completed_at = "completed", outcome, now
     session.add(consultation)
     await session.flush()
-    add_event(session, events.ConsultationCompletedV1(
+    add_event(session, events.ConsultationCompletedV2(
         consultation_id=consultation.id, customer_id=consultation.customer_id, employee_id=consultation.employee_id,
-        outcome=outcome, completed_at=now), aggregate_id=consultation.id, customer_id=consultation.customer_id)
+        completed_at=now), aggregate_id=consultation.id, customer_id=consultation.customer_id)
     return consultation
 
 

@@ -174,10 +174,11 @@ async def _replace_tags(session: AsyncSession, customer_id: str, tags: list[str]
     session.add_all(CustomerTag(customer_id=customer_id, tag=t) for t in dict.fromkeys(tags))
 
 
-def _snapshot(customer: Customer, tags: list[str]) -> dict[str, Any]:
-    return {"customer_id": customer.id, "kind": customer.kind, "name": customer.name, "segment": customer.segment,
+def _facts(customer: Customer) -> dict[str, Any]:
+    """What the events tell about a customer: no name, contact, tag or free text (topics outlive erasure)."""
+    return {"customer_id": customer.id, "kind": customer.kind, "segment": customer.segment,
             "status": customer.status, "manager_id": customer.manager_id,
-            "preferred_channel": customer.preferred_channel, "tags": tags, "created_at": customer.created_at,
+            "preferred_channel": customer.preferred_channel, "created_at": customer.created_at,
             "revision": customer.revision}
 
 
@@ -192,8 +193,7 @@ async def publish_updated(session: AsyncSession, customer: Customer, changed: li
     next_revision(customer)
     session.add(customer)
     await session.flush()
-    tags = (await tags_of(session, [customer.id]))[customer.id]
-    add_event(session, events.CustomerUpdatedV1(**_snapshot(customer, tags), changed_fields=sorted(changed)),
+    add_event(session, events.CustomerUpdatedV2(**_facts(customer), changed_fields=sorted(changed)),
               aggregate_id=customer.id, customer_id=customer.id)
 
 
@@ -216,8 +216,7 @@ async def register_customer(session: AsyncSession, *, data: CustomerCreate, defa
     await session.flush()
     await _store_identifiers(session, customer.id, pairs)
     await _replace_tags(session, customer.id, data.tags)
-    add_event(session, events.CustomerRegisteredV1(**_snapshot(customer, list(dict.fromkeys(data.tags))),
-                                                   source=customer.source,
+    add_event(session, events.CustomerRegisteredV2(**_facts(customer),
                                                    first_contact_channel=customer.first_contact_channel),
               aggregate_id=customer.id, customer_id=customer.id, occurred_at=customer.created_at)
     return customer

@@ -29,10 +29,10 @@ async def log_interaction(session: AsyncSession, *, customer_id: str, data: Inte
                               occurred_at=data.occurred_at, recorded_by=actor)
     session.add(interaction)
     await session.flush()
-    add_event(session, events.InteractionLoggedV1(
+    add_event(session, events.InteractionLoggedV2(
         interaction_id=interaction.id, customer_id=customer.id, channel=interaction.channel,
-        direction=interaction.direction, employee_id=interaction.employee_id, outcome=interaction.outcome,
-        occurred_at=interaction.occurred_at), aggregate_id=interaction.id, customer_id=customer.id)
+        direction=interaction.direction, employee_id=interaction.employee_id, occurred_at=interaction.occurred_at),
+        aggregate_id=interaction.id, customer_id=customer.id)
     return interaction
 
 

@@ -161,7 +161,7 @@ def _not_counted(fact: OrderFact, currency: str) -> bool:
     return False
 
 
-async def record_paid(session: AsyncSession, *, event: order_events.OrderPaidV1, zone: ZoneInfo,
+async def record_paid(session: AsyncSession, *, event: order_events.OrderPaidV2, zone: ZoneInfo,
                       currency: str) -> None:
     """A paid order: its lines count with the weights in force at the payment, in the payment's period."""
     fact = await _order_fact(session, order_id=event.order_id, employee_id=event.sales_employee_id,
@@ -178,7 +178,7 @@ async def record_paid(session: AsyncSession, *, event: order_events.OrderPaidV1,
     await _settle_pending_cancellation(session, fact, zone)
 
 
-async def record_cancelled(session: AsyncSession, *, event: order_events.OrderCancelledV1, zone: ZoneInfo,
+async def record_cancelled(session: AsyncSession, *, event: order_events.OrderCancelledV2, zone: ZoneInfo,
                            currency: str) -> None:
     """A paid order's cancellation: negative lines for what it still held, in the cancellation's period."""
     fact = await _order_fact(session, order_id=event.order_id, employee_id=event.sales_employee_id,
@@ -194,7 +194,7 @@ async def record_cancelled(session: AsyncSession, *, event: order_events.OrderCa
     await _settle_pending_cancellation(session, fact, zone)
 
 
-async def record_returned(session: AsyncSession, *, event: order_events.OrderReturnedV1, zone: ZoneInfo,
+async def record_returned(session: AsyncSession, *, event: order_events.OrderReturnedV2, zone: ZoneInfo,
                           currency: str) -> None:
     """A return: negative lines in the return's period, with the weights the sale was paid with."""
     fact = await _order_fact(session, order_id=event.order_id, employee_id=event.sales_employee_id,

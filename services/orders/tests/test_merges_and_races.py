@@ -68,15 +68,16 @@ def erased_event(customer_id: str, at: datetime | None = None) -> EventEnvelope:
                     {"customer_id": customer_id, "erased_at": at.isoformat()}, at)
 
 
-def snapshot_event(customer_id: str, name: str, at: datetime, revision: int | None,
+def snapshot_event(customer_id: str, segment: str, at: datetime, revision: int | None,
                    manager_id: str | None = None) -> EventEnvelope:
+    """A version-2 snapshot; ``segment`` tells which snapshot the replica applied."""
     payload: dict[str, Any] = {
-        "customer_id": customer_id, "kind": "company", "name": name, "segment": "wholesale", "status": "active",
-        "manager_id": manager_id, "preferred_channel": None, "tags": [], "created_at": at.isoformat(),
-        "changed_fields": ["name"]}
+        "customer_id": customer_id, "kind": "company", "segment": segment, "status": "active",
+        "manager_id": manager_id, "preferred_channel": None, "created_at": at.isoformat(),
+        "changed_fields": ["segment"]}
     if revision is not None:
         payload["revision"] = revision
-    return envelope("customers.customer.updated", customer_id, payload, at)
+    return envelope("customers.customer.updated", customer_id, payload, at).model_copy(update={"version": 2})
 
 
 def manager_event(customer_id: str, employee_id: str, at: datetime, revision: int | None) -> EventEnvelope:
@@ -353,11 +354,11 @@ async def test_the_replica_orders_snapshots_by_revision_not_by_clock(
     await deliver(orders_app, customer_snapshot, snapshot_event(customer, "second", t0 + timedelta(minutes=1), 2))
     async with orders_app.state.runtime.db.transaction() as session:
         row = await session.get(CustomerReplica, customer)
-        assert row is not None and (row.name, row.revision) == ("third", 3)
+        assert row is not None and (row.segment, row.revision) == ("third", 3)
     await deliver(orders_app, customer_snapshot, snapshot_event(customer, "fourth", t0 - timedelta(minutes=5), 4))
     async with orders_app.state.runtime.db.transaction() as session:
         row = await session.get(CustomerReplica, customer, populate_existing=True)
-        assert row is not None and (row.name, row.revision) == ("fourth", 4)
+        assert row is not None and (row.segment, row.revision) == ("fourth", 4)
 
     # Without a revision (an older producer), the instant decides as before.
     other = str(uuid.uuid4())
@@ -365,7 +366,7 @@ async def test_the_replica_orders_snapshots_by_revision_not_by_clock(
     await deliver(orders_app, customer_snapshot, snapshot_event(other, "older", t0, None))
     async with orders_app.state.runtime.db.transaction() as session:
         row = await session.get(CustomerReplica, other)
-        assert row is not None and (row.name, row.revision) == ("newer", None)
+        assert row is not None and (row.segment, row.revision) == ("newer", None)
 
 
 async def test_manager_assignments_reach_the_replica_in_the_same_revision_order_as_snapshots(
@@ -408,3 +409,19 @@ async def test_manager_assignments_reach_the_replica_in_the_same_revision_order_
     await deliver(orders_app, manager_assigned, manager_event(stranger, "emp-1", t0, 2))
     async with orders_app.state.runtime.db.transaction() as session:
         assert await session.get(CustomerReplica, stranger) is None
+
+
+async def test_a_retired_version_1_snapshot_is_still_read_and_its_name_not_kept(
+        app: tuple[FastAPI, httpx.AsyncClient, FakeDirectory]) -> None:
+    orders_app, _client, _directory = app
+    customer = str(uuid.uuid4())
+    at = datetime.now(UTC)
+    old = envelope("customers.customer.registered", customer, {
+        "customer_id": customer, "kind": "person", "name": "Dewi Anggraini", "segment": "schools", "status": "active",
+        "manager_id": None, "preferred_channel": None, "tags": ["vip"], "created_at": at.isoformat(),
+        "source": "fair", "first_contact_channel": "phone", "revision": 1}, at)
+    assert old.version == 1
+    await deliver(orders_app, customer_snapshot, old)
+    async with orders_app.state.runtime.db.transaction() as session:
+        row = await session.get(CustomerReplica, customer)
+        assert row is not None and (row.segment, row.name, row.revision) == ("schools", None, 1)

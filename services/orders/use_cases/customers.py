@@ -104,7 +104,8 @@ async def record_customer_facts(session: AsyncSession, *, facts: CustomerFacts) 
     """Keep what the customers service answered over HTTP, so the next order needs no call."""
     return await apply_customer_state(
         session, customer_id=facts.customer_id, status=facts.status, state_at=facts.observed_at, source="http",
-        kind=facts.kind, name=facts.name, segment=facts.segment, manager_id=facts.manager_id,
+        # No name: orders keeps no personal copy of a customer (the events carry none either).
+        kind=facts.kind, segment=facts.segment, manager_id=facts.manager_id,
         merged_into_id=facts.merged_into_id, revision=facts.revision)
 
 

@@ -167,9 +167,8 @@ async def pay_order(session: AsyncSession, *, order_id: str, data: PaymentCreate
     order.status, order.paid_at = "paid", now
     order.payment_method, order.payment_reference = data.method, data.reference
     lines = await _touch(session, order, now)
-    add_event(session, events.OrderPaidV1(**_order_event_fields(order, lines), paid_at=now,
-                                          payment_method=order.payment_method,
-                                          payment_reference=order.payment_reference),
+    add_event(session, events.OrderPaidV2(**_order_event_fields(order, lines), paid_at=now,
+                                          payment_method=order.payment_method),
               aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
     await accrue(session, order=order, currency=currency)
     return order, lines
@@ -211,8 +210,8 @@ async def cancel_order(session: AsyncSession, *, order_id: str, data: CancelRequ
         reversed_amounts = amounts(zero, zero, zero, zero)
     order.status, order.cancelled_at, order.cancel_reason = "cancelled", now, data.reason
     lines = await _touch(session, order, now)
-    add_event(session, events.OrderCancelledV1(**_order_event_fields(order, lines), cancelled_at=now,
-                                               reason=data.reason, was_paid=was_paid,
+    add_event(session, events.OrderCancelledV2(**_order_event_fields(order, lines), cancelled_at=now,
+                                               was_paid=was_paid,
                                                reversed=events.Amounts(**reversed_amounts)),
               aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
     if was_paid:

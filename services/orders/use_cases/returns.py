@@ -78,10 +78,10 @@ async def create_return(session: AsyncSession, *, order_id: str, data: ReturnCre
     session.add_all([order, order_return, *return_lines])
     await session.flush()
     assert order.paid_at is not None
-    add_event(session, events.OrderReturnedV1(
+    add_event(session, events.OrderReturnedV2(
         return_id=order_return.id, order_id=order.id, customer_id=order.customer_id,
         sales_employee_id=order.sales_employee_id, channel=order.channel, currency=order.currency,
-        reason=data.reason, returned_at=now, order_paid_at=order.paid_at,
+        returned_at=now, order_paid_at=order.paid_at,
         fully_returned=all(line.returned_quantity == line.quantity for line in lines),
         lines=[events.ReturnedLineV1(line_no=r.line_no, product_id=r.product_id, sku=by_product[r.product_id].sku,
                                      category=by_product[r.product_id].category, quantity=r.quantity,

@@ -11,36 +11,58 @@ Channel = Literal["phone", "email", "sms", "messenger", "post"]
 CustomerStatus = Literal["active", "merged", "erased"]
 
 
-class CustomerSnapshot(EventContract):
-    """What other services may keep of a customer (their replica).
+class CustomerFacts(EventContract):
+    """What other services may keep of a customer (their replica): no personal data.
 
     ``revision`` counts the changes of the customer's record (1 at registration, one more for every
-    snapshot, merge or erasure published, counted under the record's lock): a replica keeps the
-    highest revision it saw, which does not depend on the clocks of the producing replicas.
-    Optional: events written before it existed have none (order those by ``occurred_at``).
+    snapshot, merge, erasure or manager assignment published, counted under the record's lock): a
+    replica keeps the highest revision it saw, which does not depend on the clocks of the producing
+    replicas. Optional: events written before it existed have none (order those by ``occurred_at``).
+
+    Topics are kept for rebuilds, long after a customer may have been erased, so version 2 of every
+    customers event carries ids, codes and instants only: a service that needs a name or an address
+    asks the customers API, which anonymises them on erasure. Version 1 (name, tags, free text) is
+    no longer published; its classes stay registered to read old records, and subclass version 2,
+    so a consumer parsing with the version-2 model reads both.
     """
 
     customer_id: str
     kind: Literal["person", "company"]
-    name: str
     segment: str | None
     status: CustomerStatus
     manager_id: str | None
     preferred_channel: Channel | None
-    tags: list[str]
     created_at: UtcDatetime
     revision: int | None = None
 
 
-@contract("customers.customer.registered", 1)
-class CustomerRegisteredV1(CustomerSnapshot):
-    source: str | None
+@contract("customers.customer.registered", 2)
+class CustomerRegisteredV2(CustomerFacts):
     first_contact_channel: Channel | None
 
 
-@contract("customers.customer.updated", 1)
-class CustomerUpdatedV1(CustomerSnapshot):
+@contract("customers.customer.updated", 2)
+class CustomerUpdatedV2(CustomerFacts):
+    """``changed_fields`` names what changed (names only: "name" may be listed, its value never is)."""
+
     changed_fields: list[str]
+
+
+class CustomerSnapshot(CustomerFacts):
+    """Version 1's snapshot (retired): also the name and tags."""
+
+    name: str
+    tags: list[str]
+
+
+@contract("customers.customer.registered", 1)
+class CustomerRegisteredV1(CustomerSnapshot, CustomerRegisteredV2):
+    source: str | None
+
+
+@contract("customers.customer.updated", 1)
+class CustomerUpdatedV1(CustomerSnapshot, CustomerUpdatedV2):
+    pass
 
 
 @contract("customers.customer.merged", 1)
@@ -62,14 +84,20 @@ class CustomerErasedV1(EventContract):
     revision: int | None = None  # the erased customer's revision (see CustomerSnapshot)
 
 
-@contract("customers.consent.changed", 1)
-class ConsentChangedV1(EventContract):
+@contract("customers.consent.changed", 2)
+class ConsentChangedV2(EventContract):
     customer_id: str
     channel: Channel
     granted: bool
-    source: str
     changed_by: str
     changed_at: UtcDatetime
+
+
+@contract("customers.consent.changed", 1)
+class ConsentChangedV1(ConsentChangedV2):
+    """Retired: ``source`` was free text ("signed form ...")."""
+
+    source: str
 
 
 @contract("customers.manager.assigned", 1)
@@ -85,34 +113,60 @@ class ManagerAssignedV1(EventContract):
     revision: int | None = None
 
 
-@contract("customers.interaction.logged", 1)
-class InteractionLoggedV1(EventContract):
+@contract("customers.interaction.logged", 2)
+class InteractionLoggedV2(EventContract):
     interaction_id: str
     customer_id: str
     channel: Channel
     direction: Literal["in", "out"]
     employee_id: str | None
-    outcome: str | None
     occurred_at: UtcDatetime
 
 
-@contract("customers.consultation.scheduled", 1)
-class ConsultationScheduledV1(EventContract):
+@contract("customers.interaction.logged", 1)
+class InteractionLoggedV1(InteractionLoggedV2):
+    """Retired: ``outcome`` was free text."""
+
+    outcome: str | None
+
+
+ConsultationReason = Literal["manual", "locomotive_sale", "retention"]
+
+
+@contract("customers.consultation.scheduled", 2)
+class ConsultationScheduledV2(EventContract):
+    """``reason``: staff scheduled it, a paid order with a locomotive product caused it (``order_id``
+    names the order), or a partnership at risk (a retention call)."""
+
     consultation_id: str
     customer_id: str
     employee_id: str
-    topic: str
+    reason: ConsultationReason = "manual"
     product_id: str | None
+    order_id: str | None = None
     due_at: UtcDatetime
 
 
-@contract("customers.consultation.completed", 1)
-class ConsultationCompletedV1(EventContract):
+@contract("customers.consultation.scheduled", 1)
+class ConsultationScheduledV1(ConsultationScheduledV2):
+    """Retired: ``topic`` was free text."""
+
+    topic: str
+
+
+@contract("customers.consultation.completed", 2)
+class ConsultationCompletedV2(EventContract):
     consultation_id: str
     customer_id: str
     employee_id: str
-    outcome: str
     completed_at: UtcDatetime
+
+
+@contract("customers.consultation.completed", 1)
+class ConsultationCompletedV1(ConsultationCompletedV2):
+    """Retired: ``outcome`` was free text."""
+
+    outcome: str
 
 
 @contract("customers.consultation.cancelled", 1)

@@ -4,6 +4,11 @@ Kafka key: the customer id for order and loyalty events (one customer's purchase
 order), the product id for catalogue events. Money is a decimal string rounded to the
 currency's minor unit; every amount of an order is the sum of its rounded lines.
 
+No free text travels (version 2 of paid, cancelled and returned dropped the payment reference and
+the reasons that version 1 carried): topics are kept for rebuilds long after a customer's erasure.
+Version 1 classes stay registered to read old records and subclass version 2, so a consumer parsing
+with the version-2 model reads both.
+
 Order events carry everything incentives and analytics need (lines with product, category,
 quantity, unit price and cost, discount, net, margin; the sales employee; the currency), so no
 consumer has to call the orders service back.
@@ -98,12 +103,18 @@ class OrderPlacedV1(OrderSnapshot):
     placed_by: str
 
 
-@contract("orders.order.paid", 1)
-class OrderPaidV1(OrderSnapshot):
+@contract("orders.order.paid", 2)
+class OrderPaidV2(OrderSnapshot):
     """The sale counts from here: incentives and loyalty accrue the net amount."""
 
     paid_at: UtcDatetime
     payment_method: str | None
+
+
+@contract("orders.order.paid", 1)
+class OrderPaidV1(OrderPaidV2):
+    """Retired: ``payment_reference`` was free text (a transfer reference often names the payer)."""
+
     payment_reference: str | None
 
 
@@ -112,15 +123,21 @@ class OrderFulfilledV1(OrderSnapshot):
     fulfilled_at: UtcDatetime
 
 
-@contract("orders.order.cancelled", 1)
-class OrderCancelledV1(OrderSnapshot):
+@contract("orders.order.cancelled", 2)
+class OrderCancelledV2(OrderSnapshot):
     """``reversed`` is what the cancellation takes back from a paid order (the order minus earlier
     returns); zero amounts when the order had not been paid."""
 
     cancelled_at: UtcDatetime
-    reason: str | None
     was_paid: bool
     reversed: Amounts
+
+
+@contract("orders.order.cancelled", 1)
+class OrderCancelledV1(OrderCancelledV2):
+    """Retired: ``reason`` was free text."""
+
+    reason: str | None
 
 
 class ReturnedLineV1(Amounts):
@@ -131,8 +148,8 @@ class ReturnedLineV1(Amounts):
     quantity: int
 
 
-@contract("orders.order.returned", 1)
-class OrderReturnedV1(EventContract, Amounts):
+@contract("orders.order.returned", 2)
+class OrderReturnedV2(EventContract, Amounts):
     """One return of goods from a paid order: amounts pro-rated exactly from the lines' recorded net."""
 
     return_id: str
@@ -141,11 +158,17 @@ class OrderReturnedV1(EventContract, Amounts):
     sales_employee_id: str
     channel: str
     currency: str
-    reason: str | None
     lines: list[ReturnedLineV1]
     returned_at: UtcDatetime
     order_paid_at: UtcDatetime
     fully_returned: bool
+
+
+@contract("orders.order.returned", 1)
+class OrderReturnedV1(OrderReturnedV2):
+    """Retired: ``reason`` was free text."""
+
+    reason: str | None
 
 
 # ----- loyalty ---------------------------------------------------------------------------------------
