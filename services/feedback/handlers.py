@@ -20,10 +20,14 @@ from shared.events.envelope import EventEnvelope
 handlers = HandlerRegistry()
 
 
+# Version 2 of customers' and orders' events carries no personal data; version-1 records (retired)
+# parse with the version-2 models.
 @handlers.on("customers.customer.registered", 1)
+@handlers.on("customers.customer.registered", 2)
 @handlers.on("customers.customer.updated", 1)
+@handlers.on("customers.customer.updated", 2)
 async def customer_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
-    event = customer_events.CustomerSnapshot.model_validate(envelope.payload)
+    event = customer_events.CustomerFacts.model_validate(envelope.payload)
     await replicas.apply_customer_state(session, customer_id=event.customer_id, status=event.status,
                                         state_at=envelope.occurred_at, source="event", segment=event.segment,
                                         revision=event.revision)
@@ -49,8 +53,10 @@ async def customer_erased(session: AsyncSession, envelope: EventEnvelope) -> Non
 
 @handlers.on("orders.order.placed", 1)
 @handlers.on("orders.order.paid", 1)
+@handlers.on("orders.order.paid", 2)
 @handlers.on("orders.order.fulfilled", 1)
 @handlers.on("orders.order.cancelled", 1)
+@handlers.on("orders.order.cancelled", 2)
 async def order_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
     event = order_events.OrderSnapshot.model_validate(envelope.payload)
     await replicas.apply_order_state(session, order_id=event.order_id, customer_id=event.customer_id,
