@@ -412,6 +412,13 @@ class ConsumerRunner:
             )
             raise _Again(exc, attempts=attempts, outage=False)
         EVENTS_HANDLED.labels(self.service, self.group_id, "handled" if fresh else "duplicate").inc()
+        if fresh:
+            # One JSON line per applied event, under the event's correlation id: ops follow a request from
+            # the gateway through HTTP and events to the last consumer.
+            with event_context(correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id)):
+                log.info("event applied", extra={"group": self.group_id, "event_type": envelope.type,
+                                                 "event_version": envelope.version,
+                                                 "event_id": str(envelope.event_id)})
 
     def _backoff(self, attempt: int) -> float:
         return min(self.max_backoff_seconds, self.backoff_seconds * 2 ** max(0, attempt - 1))

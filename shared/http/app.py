@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -25,6 +26,9 @@ from shared.observability.logging import configure_logging
 from shared.observability.metrics import HTTP_LATENCY
 from shared.runtime import ServiceRuntime
 
+access_log = logging.getLogger("pelanggan.access")
+# Probes poll these every few seconds: logging each would bury the requests that matter.
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 UNAUTHENTICATED_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
 
 
@@ -87,9 +91,14 @@ class RequestContextMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
             HTTP_LATENCY.labels(self.service, scope.get("method", ""), path, str(status_holder["status"])).observe(
-                time.perf_counter() - started
-            )
+                elapsed)
+            if path not in _QUIET_ROUTES:
+                # The access log, as JSON with the correlation id (uvicorn's own is off).
+                access_log.info("request", extra={"method": scope.get("method", ""), "route": path,
+                                                  "status": status_holder["status"],
+                                                  "ms": round(elapsed * 1000, 1)})
             correlation_id_var.reset(token)
 
 

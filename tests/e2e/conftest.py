@@ -117,11 +117,13 @@ async def gateway(running_system: RunningSystem) -> AsyncIterator[httpx.AsyncCli
 
 
 async def eventually(check: Any, *, timeout: float = 60.0, interval: float = 0.3) -> Any:
-    """Poll ``check`` (an async callable returning a truthy value when done) until it holds."""
+    """Poll ``check`` (a callable, sync or async, returning a truthy value when done) until it holds."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
-        last = await check()
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
         if last:
             return last
         await asyncio.sleep(interval)
