@@ -21,7 +21,7 @@ from shared.db.engine import Database
 from shared.http.auth import Authenticator
 from shared.http.errors import install_error_handlers, problem_response
 from shared.http.openapi import document_problems
-from shared.observability.context import correlation_id_var
+from shared.observability.context import correlation_id_var, request_log_var
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import HTTP_LATENCY
 from shared.runtime import ServiceRuntime
@@ -66,6 +66,8 @@ class RequestContextMiddleware:
             correlation_id_var.reset(token)
             return
 
+        request_log = {"logged": False}
+        log_token = request_log_var.set(request_log)
         received = 0
 
         async def limited_receive() -> Message:
@@ -94,11 +96,12 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             HTTP_LATENCY.labels(self.service, scope.get("method", ""), path, str(status_holder["status"])).observe(
                 elapsed)
-            if path not in _QUIET_ROUTES:
+            if path not in _QUIET_ROUTES and not request_log["logged"]:
                 # The access log, as JSON with the correlation id (uvicorn's own is off).
                 access_log.info("request", extra={"method": scope.get("method", ""), "route": path,
                                                   "status": status_holder["status"],
                                                   "ms": round(elapsed * 1000, 1)})
+            request_log_var.reset(log_token)
             correlation_id_var.reset(token)
 
 

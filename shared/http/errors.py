@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db.outages import is_database_outage
 from shared.http.inputs import MAX_JSON_DEPTH
+from shared.observability.context import mark_request_logged
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,8 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 
 def unhandled_error_response(exc: Exception, *, method: str, path: str) -> JSONResponse:
-    """The answer to an exception no handler took, logged once."""
+    """The answer to an exception no handler took, logged once (this line is the request's log line)."""
+    mark_request_logged()
     leaves = _leaves(exc)
     if all(is_data_error(leaf) for leaf in leaves):
         # The database refused a value the schema let through (too long, out of range, a NUL

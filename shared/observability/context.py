@@ -13,6 +13,16 @@ from contextvars import ContextVar
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 causation_id_var: ContextVar[str | None] = ContextVar("causation_id", default=None)
 actor_var: ContextVar[str | None] = ContextVar("actor", default=None)
+# Per request, set by the request middleware: a mutable holder, so a handler deep inside (even in a
+# copied context) can say "this request already has its log line" and the access line is skipped.
+request_log_var: ContextVar[dict[str, bool] | None] = ContextVar("request_log", default=None)
+
+
+def mark_request_logged() -> None:
+    """The current request got its one log line (an error or outage line): no access line after it."""
+    holder = request_log_var.get()
+    if holder is not None:
+        holder["logged"] = True
 
 
 def current_correlation_id() -> str:
