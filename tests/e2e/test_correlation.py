@@ -38,9 +38,9 @@ async def test_a_request_id_given_at_the_gateway_reaches_every_consumer_of_its_e
         return [line for line in running_system.log_lines(service)
                 if line.get("correlation_id") == request_id and line.get("msg") == message]
 
-    # The HTTP request, in the orders service's access log...
-    assert any(line["route"] == "/orders/{order_id}/pay" and line["status"] == 200
-               for line in lines("orders", "request"))
+    # The HTTP request, in the orders service's access log (written just after the answer)...
+    await eventually(lambda: [line for line in lines("orders", "request")
+                              if line["route"] == "/orders/{order_id}/pay" and line["status"] == 200])
     # ...and `orders.order.paid` applied under the same id by every service that consumes it.
     for consumer in ("feedback", "incentives", "analytics"):
         applied = await eventually(lambda c=consumer: [
