@@ -2,7 +2,7 @@
 
 Series: Poisson demand around 100 with a strong seasonal profile (+-35 % sinusoid and a
 back-to-school peak) and 12 % log-normal noise, 36 months. Measured with these seeds (and stated
-in docs/canvas/analytics.md): on 200 purely seasonal series tested one at a time, 4 % were flagged
+in docs/architecture.md, analytics canvas): on 200 purely seasonal series tested one at a time, 4 % were flagged
 (seasonal Kendall alone ~2 %, the level-shift test ~6 % before correction); in grids of 36 purely
 seasonal series with Benjamini-Hochberg over the grid, 0.3 % of series were flagged. A +40 % shift
 in the last 12 months of one series in such a grid was found in ~88 % of runs.
