@@ -104,8 +104,9 @@ EmployeesPage = Page[EmployeePublic]
 class WeightSet(Input):
     weight: Weight = Field(description="positive; 1 is neutral")
     locomotive: StrictBool = False
-    effective_from: Day | None = Field(default=None, description="a date in the company's time zone, from tomorrow "
-                                                                 "on (never retroactive); default tomorrow")
+    effective_from: Day | None = Field(default=None, description=(
+        "a date in the company's time zone; default tomorrow (never retroactive). An earlier date is accepted "
+        "only while no sale of the product has been counted since that date"))
 
 
 class WeightPublic(BaseModel):

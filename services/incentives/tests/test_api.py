@@ -21,6 +21,8 @@ from services.incentives.tests.conftest import (
     eventually,
     fresh_year,
     hire,
+    order_line,
+    paid_event,
     product_event,
     unique,
 )
@@ -161,9 +163,33 @@ async def test_weights_are_effective_dated_never_retroactive_and_announced(
                             headers=ANALYST)).json()["items"][0]
     assert (now["weight"], now["next_change"]["effective_from"]) == ("1", tomorrow())
 
+    # No sale of it is counted yet: a past date changes no figure anyone has seen (an imported history).
     today = str(datetime.now(JAKARTA).date())
-    assert_problem(await client.put(f"/products/{product_id}/weight", json={"weight": "3", "effective_from": today},
-                                    headers=MANAGER), 422)
+    year_ago = str((datetime.now(JAKARTA) - timedelta(days=365)).date())
+    backfilled = await client.put(f"/products/{product_id}/weight",
+                                  json={"weight": "1.2", "effective_from": year_ago}, headers=MANAGER)
+    assert backfilled.status_code == 200, backfilled.text
+    assert backfilled.json()["effective_from"] == year_ago
+    # Once a sale is counted (paid a week ago), a change on or before that day would rewrite it: refused.
+    seller, customer, order_id = (await hire(client))["id"], unique("c-"), unique("o-")
+    paid_at = datetime.now(UTC) - timedelta(days=7)
+    await bus.publish(paid_event(order_id, customer, seller, [order_line(1, product_id, "100.00")], paid_at),
+                      key=customer, aggregate_id=order_id, customer_id=customer)
+
+    async def counted() -> None:
+        lines = (await client.get(f"/periods/{paid_at.astimezone(JAKARTA):%Y-%m}/lines",
+                                  params={"employee_id": seller}, headers=ANALYST)).json()["items"]
+        assert [line["weight"] for line in lines] == ["1.2000"]
+
+    await eventually(counted)
+    for refused_day in (year_ago, str(paid_at.astimezone(JAKARTA).date())):
+        refused = await client.put(f"/products/{product_id}/weight",
+                                   json={"weight": "3", "effective_from": refused_day}, headers=MANAGER)
+        assert_problem(refused, 422)
+        assert refused.json()["earliest"] == tomorrow()
+    # Today is after that sale: nothing counted since, so nothing is rewritten.
+    assert (await client.put(f"/products/{product_id}/weight", json={"weight": "1.1", "effective_from": today},
+                             headers=MANAGER)).status_code == 200
     for bad in ({"weight": "0"}, {"weight": "-1"}, {"weight": 1.5}, {"weight": "1e2"}, {"weight": "abc"},
                 {"weight": "1", "locomotive": "true"}, {"weight": "1", "effective_from": "tomorrow"}):
         assert_problem(await client.put(f"/products/{product_id}/weight", json=bad, headers=MANAGER), 422)
@@ -174,7 +200,7 @@ async def test_weights_are_effective_dated_never_retroactive_and_announced(
 
     announced = await event_log.wait_for(lambda r: r.type == "incentives.product.weight_set" and r.key == product_id,
                                          count=2)
-    assert [(e.payload["weight"], e.payload["previous_weight"]) for e in announced] == [
+    assert [(e.payload["weight"], e.payload["previous_weight"]) for e in announced[:2]] == [
         ("1.5000", None), ("2.2500", "1.5000")]
     assert announced[0].payload["locomotive"] is True
     assert announced[0].payload["effective_at"].startswith(

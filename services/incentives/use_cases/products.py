@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.incentives.errors import ProductNotFound
-from services.incentives.models import Product, ProductWeight, new_id
+from services.incentives.models import ContributionLine, Product, ProductWeight, new_id
 from services.incentives.rules.contribution import NEUTRAL, WeightInForce, weight_at
-from services.incentives.rules.periods import day_starts_at, tomorrow
+from services.incentives.rules.periods import day_starts_at, local_date, tomorrow
 from services.incentives.schemas import ProductPublic, WeightPublic, WeightSet
 from services.incentives.use_cases.common import insert_for
 from shared.bus.outbox import add_event
@@ -61,18 +61,29 @@ async def weight_histories(session: AsyncSession, product_ids: Iterable[str]) ->
 
 async def set_weight(session: AsyncSession, *, product_id: str, data: WeightSet, actor: str, now: datetime,
                      zone: Any) -> ProductWeight:
-    """Set a weight and locomotive flag from a date on (tomorrow at the earliest: never retroactive).
+    """Set a weight and locomotive flag from a date on: by default tomorrow, never retroactively.
 
-    A second change for the same date replaces that scheduled change (it is not in force yet)."""
+    An earlier date (today or in the past) is accepted only while no sale of the product has been
+    counted since that date: it then changes no figure anyone has seen, and it is how the weights of
+    an imported history (the demo company, a migration) are set before that history's orders arrive.
+    Once a sale is counted, the earliest date is tomorrow again: sales already counted keep the weight
+    they were paid with. A second change for the same date replaces that scheduled change."""
     product = await get_product(session, product_id=product_id)
     earliest = tomorrow(now, zone)
     effective_from = data.effective_from or earliest
-    if effective_from < earliest:
-        raise Unprocessable(f"a weight change is never retroactive: effective_from must be {earliest} or later "
-                            f"(sales already paid keep the weight they were paid with)", field="effective_from")
     if data.weight <= 0:
         raise Unprocessable("a weight is positive (1 is neutral)", field="weight")
     effective_at = day_starts_at(effective_from, zone)
+    if effective_from < earliest:
+        counted_since = (await session.execute(
+            select(ContributionLine.happened_at).where(ContributionLine.product_id == product_id,
+                                                       ContributionLine.happened_at >= effective_at)
+            .order_by(ContributionLine.happened_at).limit(1))).scalar_one_or_none()
+        if counted_since is not None:
+            raise Unprocessable(
+                f"a weight change is never retroactive: a sale of this product was counted on "
+                f"{local_date(counted_since, zone)}, so effective_from must be {earliest} or later (sales already "
+                f"counted keep the weight they were paid with)", field="effective_from", earliest=str(earliest))
     weight = data.weight.quantize(WEIGHT_QUANTUM)
     # Only changes already in force or scheduled earlier matter for "previous"; locked so two
     # concurrent changes of one product announce consistent previous values.
