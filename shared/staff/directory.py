@@ -164,7 +164,8 @@ class EmployeeDeparted(Unprocessable):
 
     def __init__(self, employee_id: str, field: str, left_on: date | None) -> None:
         when = f" on {left_on.isoformat()}" if left_on else ""
-        super().__init__(f"{employee_id} left the company{when}: give the work to someone else", field=field,
+        super().__init__(f"{employee_id} left the company{when}: name an active employee, or leave {field} out",
+                         field=field,
                          employee_id=employee_id, left_on=left_on.isoformat() if left_on else None)
 
 
