@@ -45,7 +45,8 @@ def build_handlers(settings: CustomersSettings) -> HandlerRegistry:
     @handlers.on("orders.order.cancelled", 2)
     async def order_cancelled(session: AsyncSession, envelope: EventEnvelope) -> None:
         event = order_events.OrderCancelledV2.model_validate(envelope.payload)
-        await follow_ups.cancel_follow_up(session, order_id=event.order_id, cancelled_at=event.cancelled_at)
+        await follow_ups.cancel_follow_up(session, order_id=event.order_id, customer_id=event.customer_id,
+                                         cancelled_at=event.cancelled_at)
 
     @handlers.on("analytics.customer.at_risk", 1)
     async def at_risk(session: AsyncSession, envelope: EventEnvelope) -> None:

@@ -112,14 +112,17 @@ async def follow_up_paid_order(session: AsyncSession, event: order_events.OrderP
     """A paid order with a locomotive product in force at the payment: one follow-up for the manager."""
     if utcnow() - event.paid_at > timedelta(days=settings.follow_up_max_age_days):
         return None
-    if await session.get(CancelledOrder, event.order_id) is not None:
-        return None  # its cancellation came first
     key_products = await locomotive_products(session, (line.product_id for line in event.lines), event.paid_at)
     if not key_products:
         return None
     customer = await _active_survivor(session, event.customer_id)
     if customer is None:
         return None
+    # Read under the customer's lock, which the cancellation takes before writing its tombstone: a
+    # cancellation handled at the same moment (a rebalance hands the partition over mid-batch) is
+    # waited for and seen, never missed.
+    if await session.get(CancelledOrder, event.order_id, populate_existing=True) is not None:
+        return None  # its cancellation came first
     lines = [line for line in event.lines if line.product_id in key_products]
     names = ", ".join(dict.fromkeys(line.name for line in lines))
     return await _schedule(
@@ -129,16 +132,20 @@ async def follow_up_paid_order(session: AsyncSession, event: order_events.OrderP
         reason="locomotive_sale", source_key=follow_up_key(event.order_id))
 
 
-async def cancel_follow_up(session: AsyncSession, *, order_id: str, cancelled_at: datetime) -> Consultation | None:
+async def cancel_follow_up(session: AsyncSession, *, order_id: str, customer_id: str,
+                           cancelled_at: datetime) -> Consultation | None:
     """The order was cancelled: its follow-up, while still scheduled, is cancelled; a completed one stays.
     Remembered, so a paid event arriving after the cancellation schedules nothing."""
+    # The customer's lock first, as the paid event takes it: whichever of the two commits first, the
+    # other sees its outcome (the follow-up to cancel, or the tombstone).
+    survivor = await _active_survivor(session, customer_id)
     await session.execute(insert_for(session)(CancelledOrder).values(order_id=order_id, cancelled_at=cancelled_at)
                           .on_conflict_do_nothing())
     consultation = (await session.execute(
         select(Consultation).where(Consultation.source_key == follow_up_key(order_id)))).scalar_one_or_none()
     if consultation is None or consultation.status != "scheduled":
         return consultation
-    if await _active_survivor(session, consultation.customer_id) is None:
+    if survivor is None or await _active_survivor(session, consultation.customer_id) is None:
         return consultation  # erasure cancels it (and locks the row first)
     now = utcnow()
     done = await session.execute(
