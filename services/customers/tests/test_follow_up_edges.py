@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from services.customers.models import Consultation, LocomotiveFlag
 from services.customers.tests.conftest import MANAGER, SUPPORT, register, unique
@@ -18,6 +19,7 @@ from services.customers.tests.test_follow_ups import (
     _line,
     _snapshot,
     agenda,
+    at_risk,
     cancelled,
     eventually,
     flag,
@@ -214,3 +216,42 @@ async def test_a_cancellation_handled_while_the_payment_is_handled_leaves_nothin
         assert not paying.done()  # waits for the cancellation's transaction
     assert await paying is None
     assert [c for c in await agenda(client, customer) if c["order_id"] == order_id] == []
+
+
+async def test_no_retention_call_for_an_erased_customer_or_one_without_a_manager(client: httpx.AsyncClient,
+                                                                               bus: Bus) -> None:
+    unmanaged = await managed_customer(client, manager=None)
+    erased = await managed_customer(client, "emp-gone")
+    gone = await client.post(f"/customers/{erased}/erase", headers=SUPPORT)
+    assert gone.status_code == 200, gone.text
+    witness = await managed_customer(client, "emp-keeper")
+    # Analytics' manager hint is not used: the customer's own record says who manages it (nobody).
+    await at_risk(bus, unmanaged, "emp-stale")
+    await at_risk(bus, erased, "emp-gone")
+    await at_risk(bus, witness, "emp-keeper")
+
+    async def witness_called() -> None:
+        assert [c["employee_id"] for c in await agenda(client, witness) if c["reason"] == "retention"] == [
+            "emp-keeper"]
+
+    await eventually(witness_called)
+    await asyncio.sleep(1.0)  # the other two were published first, on their own keys
+    assert [c for c in await agenda(client, unmanaged) if c["reason"] == "retention"] == []
+    assert [c for c in await agenda(client, erased) if c["reason"] == "retention"] == []
+
+
+async def test_the_database_refuses_a_second_open_retention_call(client: httpx.AsyncClient) -> None:
+    # What holds when two replicas handle at-risk news for one customer at once: the partial unique
+    # index, not only the code's row lock.
+    customer = (await register(client))["id"]
+    due = datetime.now(UTC) + timedelta(days=1)
+
+    def call(status: str) -> Consultation:
+        return Consultation(customer_id=customer, employee_id="emp-keeper", topic="Retention call", due_at=due,
+                            status=status, reason="retention", created_by="test")
+
+    async with runtime(client).db.transaction() as session:
+        session.add_all([call("completed"), call("cancelled"), call("scheduled")])  # closed ones do not count
+    with pytest.raises(sa.exc.IntegrityError):
+        async with runtime(client).db.transaction() as session:
+            session.add(call("scheduled"))
