@@ -20,6 +20,7 @@ from services.orders.schemas import (
     Category,
     CustomerRef,
     EmployeeId,
+    FulfilRequest,
     LedgerEntryPublic,
     LedgerPage,
     LoyaltyStatusPublic,
@@ -235,9 +236,10 @@ async def pay_order(order_id: OrderId, db: DbDep, settings: SettingsDep, _: Staf
 
 @orders.post("/orders/{order_id}/fulfil", response_model=OrderPublic, responses=problems(404, 409),
              summary="Mark a paid order delivered; fulfilling a fulfilled order changes nothing")
-async def fulfil_order(order_id: OrderId, db: DbDep, _: Staff) -> OrderPublic:
+async def fulfil_order(order_id: OrderId, db: DbDep, _: Staff,
+                       body: Annotated[FulfilRequest | None, Body()] = None) -> OrderPublic:
     async with db.transaction() as session:
-        order, lines = await order_cases.fulfil_order(session, order_id=order_id)
+        order, lines = await order_cases.fulfil_order(session, order_id=order_id, data=body)
     return order_cases.order_public(order, lines)
 
 

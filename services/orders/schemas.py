@@ -8,12 +8,12 @@ by the use cases: none for JPY).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared.events.types import DecimalString
-from shared.http.inputs import Input, MoneyInput, StrictBool, decimal_input
+from shared.http.inputs import Input, Instant, MoneyInput, StrictBool, decimal_input
 from shared.http.pagination import Page
 
 OrderChannel = Literal["store", "phone", "email", "sms", "messenger", "web", "field", "post"]
@@ -38,6 +38,12 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 Amount = MoneyInput
 Percent = Annotated[decimal_input(decimals=2, integer_digits=3, example="12.5"), Field(le=100, description="0 to 100")]
 Quantity = Annotated[int, Field(strict=True, gt=0, le=1_000_000)]
+
+
+def _backdated(what: str) -> Any:
+    """An optional past instant of a command, for importing history; defaults to now."""
+    return Field(default=None, description=f"when {what}, if not now (importing history): ISO-8601 with an "
+                                           "offset, not in the future, not before the order's earlier steps")
 
 
 # ----- catalogue ------------------------------------------------------------------------------
@@ -117,6 +123,7 @@ class OrderCreate(Input):
     channel: OrderChannel
     sales_employee_id: EmployeeId = Field(description="who made the sale")
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    placed_at: Instant | None = _backdated("the order was placed")
 
     @field_validator("lines")
     @classmethod
@@ -130,10 +137,16 @@ class OrderCreate(Input):
 class PaymentCreate(Input):
     method: PaymentMethod | None = None
     reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = None
+    paid_at: Instant | None = _backdated("the order was paid")
+
+
+class FulfilRequest(Input):
+    fulfilled_at: Instant | None = _backdated("the goods were delivered")
 
 
 class CancelRequest(Input):
     reason: Reason | None = None
+    cancelled_at: Instant | None = _backdated("the order was cancelled")
 
 
 class ReturnLineCreate(Input):
@@ -146,6 +159,7 @@ class ReturnCreate(Input):
 
     lines: list[ReturnLineCreate] | None = Field(default=None, min_length=1, max_length=200)
     reason: Reason | None = None
+    returned_at: Instant | None = _backdated("the goods came back")
 
     @field_validator("lines")
     @classmethod

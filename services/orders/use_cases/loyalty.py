@@ -131,9 +131,15 @@ async def _ledger(session: AsyncSession, customer_id: str) -> list[loyalty_rules
 
 
 async def reevaluate(session: AsyncSession, *, account: LoyaltyAccount, program: loyalty_rules.Program,
-                     reason: str, order_id: str | None = None) -> loyalty_rules.Standing:
-    """Recompute the tier from the ledger; announce it when it changed. The account must be locked."""
-    now = utcnow()
+                     reason: str, order_id: str | None = None,
+                     at: datetime | None = None) -> loyalty_rules.Standing:
+    """Recompute the tier from the ledger; announce it when it changed. The account must be locked.
+
+    ``at`` is the instant of the command that asks (a backdated import's), else now: the standing is
+    the one in force then, and a change is dated then. Imports go in time order, so the ledger
+    holds nothing later; a rolling window then catches up at now with the periodic sweep.
+    """
+    now = at or utcnow()
     standing = loyalty_rules.standing(program, await _ledger(session, account.customer_id), now)
     tier = standing.tier
     if tier.name != account.tier or tier.discount_percent != account.discount_percent:
@@ -168,7 +174,7 @@ async def _record_entry(session: AsyncSession, *, account: LoyaltyAccount, order
     return True
 
 
-async def accrue(session: AsyncSession, *, order: Order, currency: str) -> None:
+async def accrue(session: AsyncSession, *, order: Order, currency: str) -> None:  # dated order.paid_at
     """A paid order counts its net towards the customer's loyalty, dated at the payment, in the
     ledger of the survivor of the customer's merges."""
     assert order.paid_at is not None
@@ -180,13 +186,15 @@ async def accrue(session: AsyncSession, *, order: Order, currency: str) -> None:
     account = await _follow_merges(session, account=account, program=program)
     if await _record_entry(session, account=account, order_id=order.id, kind="accrual", ref="", amount=order.net,
                            effective_at=order.paid_at):
-        await reevaluate(session, account=account, program=program, reason="accrual", order_id=order.id)
+        await reevaluate(session, account=account, program=program, reason="accrual", order_id=order.id,
+                         at=order.paid_at)
 
 
 async def reverse(session: AsyncSession, *, order: Order, kind: str, ref: str, amount: Decimal | None,
-                  currency: str) -> None:
+                  currency: str, at: datetime | None = None) -> None:
     """Take back ``amount`` (or all that is left) of an order's accrual, dated at the accrual, in
-    the ledger that holds the accrual (the survivor's, after merges)."""
+    the ledger that holds the accrual (the survivor's, after merges); the tier is re-evaluated at
+    ``at`` (the cancellation's or return's instant, default now)."""
     program, _ = await program_in_force(session, currency=currency)
     for _attempt in range(3):
         accrual = await session.scalar(select(LoyaltyEntry).where(LoyaltyEntry.order_id == order.id,
@@ -207,7 +215,7 @@ async def reverse(session: AsyncSession, *, order: Order, kind: str, ref: str, a
         return
     if await _record_entry(session, account=account, order_id=order.id, kind=kind, ref=ref, amount=-amount,
                            effective_at=accrual.effective_at):
-        await reevaluate(session, account=account, program=program, reason=kind, order_id=order.id)
+        await reevaluate(session, account=account, program=program, reason=kind, order_id=order.id, at=at)
 
 
 async def reevaluate_all(session: AsyncSession, *, program: loyalty_rules.Program | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from services.orders.pricing import ZERO
 from services.orders.schemas import (
     AmountsPublic,
     CancelRequest,
+    FulfilRequest,
     OrderCreate,
     OrderLinePublic,
     OrderPublic,
@@ -29,6 +30,29 @@ from shared.db.types import utcnow
 from shared.events.contracts import orders as events
 from shared.http.errors import Unprocessable
 from shared.http.pagination import PageParams, time_id_cursor, time_id_page
+
+# A client clock a little ahead of ours is not "the future": such an instant counts as now.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def instant_of(given: datetime | None, *, field: str, now: datetime,
+               not_before: Sequence[tuple[str, datetime | None]] = ()) -> datetime:
+    """When a command happened: ``given`` (a backdated import) or now.
+
+    Refused (422) when in the future beyond the skew, or before an earlier step of the order
+    (``not_before``: (name, instant) pairs). Without ``given`` it is now, never before those steps.
+    """
+    earlier = [(name, at) for name, at in not_before if at is not None]
+    if given is None:
+        return max([now, *(at for _, at in earlier)])
+    if given > now + CLOCK_SKEW:
+        raise Unprocessable(f"{field} is in the future ({given.isoformat()}); it may be at most now", field=field)
+    at = min(given, now)
+    for name, step_at in earlier:
+        if at < step_at:
+            raise Unprocessable(f"{field} ({at.isoformat()}) is before {name} ({step_at.isoformat()})",
+                                field=field, **{name: step_at.isoformat()})
+    return at
 
 
 def amounts(gross: Decimal, discount: Decimal, net: Decimal, cost: Decimal) -> dict[str, Decimal]:
@@ -91,6 +115,8 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
                             field="lines", currencies=currencies)
     order_currency = currencies[0]
 
+    now = utcnow()
+    placed_at = instant_of(data.placed_at, field="placed_at", now=now)
     discount_percent, tier_name = ZERO, None
     program, _ = await program_in_force(session, currency=currency)
     if order_currency == program.currency:
@@ -98,7 +124,8 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
         if account.merged_into_id is not None:
             # The replica said active, but this ledger was moved to a survivor: never price with it.
             raise CustomerMerged(data.customer_id, account.merged_into_id)
-        standing = await reevaluate(session, account=account, program=program, reason="reevaluation")
+        standing = await reevaluate(session, account=account, program=program, reason="reevaluation",
+                                    at=placed_at)
         discount_percent, tier_name = standing.tier.discount_percent, standing.tier.name
 
     priced, totals = pricing.price_order(
@@ -108,13 +135,12 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
     if totals.gross >= pricing.MAX_ORDER_AMOUNT:
         raise Unprocessable(f"an order must total less than {pricing.MAX_ORDER_AMOUNT:f} {order_currency}",
                             field="lines")
-    now = utcnow()
     zero = pricing.round_money(ZERO, order_currency)
     order = Order(customer_id=data.customer_id, sales_employee_id=data.sales_employee_id, channel=data.channel,
                   currency=order_currency, status="placed", loyalty_tier=tier_name, discount_percent=discount_percent,
                   gross=totals.gross, discount=totals.discount, net=totals.net, cost=totals.cost,
                   returned_gross=zero, returned_discount=zero, returned_net=zero, returned_cost=zero,
-                  note=data.note, placed_by=actor, placed_at=now, updated_at=now)
+                  note=data.note, placed_by=actor, placed_at=placed_at, updated_at=now)
     session.add(order)
     await session.flush()
     lines = [OrderLine(order_id=order.id, line_no=n, product_id=p.product_id, sku=products[p.product_id].sku,
@@ -126,7 +152,7 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
     session.add_all(lines)
     await session.flush()
     add_event(session, events.OrderPlacedV1(**_order_event_fields(order, lines), placed_by=actor),
-              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=placed_at)
     return order, lines
 
 
@@ -164,17 +190,19 @@ async def pay_order(session: AsyncSession, *, order_id: str, data: PaymentCreate
     if order.status == "cancelled":
         raise InvalidTransition("a cancelled order cannot be paid", order_id=order.id, status=order.status)
     now = utcnow()
-    order.status, order.paid_at = "paid", now
+    paid_at = instant_of(data.paid_at, field="paid_at", now=now, not_before=[("placed_at", order.placed_at)])
+    order.status, order.paid_at = "paid", paid_at
     order.payment_method, order.payment_reference = data.method, data.reference
     lines = await _touch(session, order, now)
-    add_event(session, events.OrderPaidV2(**_order_event_fields(order, lines), paid_at=now,
+    add_event(session, events.OrderPaidV2(**_order_event_fields(order, lines), paid_at=paid_at,
                                           payment_method=order.payment_method),
-              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=paid_at)
     await accrue(session, order=order, currency=currency)
     return order, lines
 
 
-async def fulfil_order(session: AsyncSession, *, order_id: str) -> tuple[Order, list[OrderLine]]:
+async def fulfil_order(session: AsyncSession, *, order_id: str,
+                       data: FulfilRequest | None = None) -> tuple[Order, list[OrderLine]]:
     """Mark a paid order delivered. Fulfilling a fulfilled order changes nothing."""
     order = await get_order(session, order_id=order_id, for_update=True)
     if order.status == "fulfilled":
@@ -183,10 +211,12 @@ async def fulfil_order(session: AsyncSession, *, order_id: str) -> tuple[Order, 
         raise InvalidTransition(f"only a paid order can be fulfilled; this one is {order.status}",
                                 order_id=order.id, status=order.status)
     now = utcnow()
-    order.status, order.fulfilled_at = "fulfilled", now
+    fulfilled_at = instant_of(data.fulfilled_at if data else None, field="fulfilled_at", now=now,
+                              not_before=[("placed_at", order.placed_at), ("paid_at", order.paid_at)])
+    order.status, order.fulfilled_at = "fulfilled", fulfilled_at
     lines = await _touch(session, order, now)
-    add_event(session, events.OrderFulfilledV1(**_order_event_fields(order, lines), fulfilled_at=now),
-              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+    add_event(session, events.OrderFulfilledV1(**_order_event_fields(order, lines), fulfilled_at=fulfilled_at),
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=fulfilled_at)
     return order, lines
 
 
@@ -202,20 +232,23 @@ async def cancel_order(session: AsyncSession, *, order_id: str, data: CancelRequ
                                 order_id=order.id, status=order.status)
     was_paid = order.status == "paid"
     now = utcnow()
+    cancelled_at = instant_of(data.cancelled_at, field="cancelled_at", now=now,
+                              not_before=[("placed_at", order.placed_at), ("paid_at", order.paid_at)])
     if was_paid:
         reversed_amounts = amounts(order.gross - order.returned_gross, order.discount - order.returned_discount,
                                    order.net - order.returned_net, order.cost - order.returned_cost)
     else:
         zero = pricing.round_money(ZERO, order.currency)
         reversed_amounts = amounts(zero, zero, zero, zero)
-    order.status, order.cancelled_at, order.cancel_reason = "cancelled", now, data.reason
+    order.status, order.cancelled_at, order.cancel_reason = "cancelled", cancelled_at, data.reason
     lines = await _touch(session, order, now)
-    add_event(session, events.OrderCancelledV2(**_order_event_fields(order, lines), cancelled_at=now,
+    add_event(session, events.OrderCancelledV2(**_order_event_fields(order, lines), cancelled_at=cancelled_at,
                                                was_paid=was_paid,
                                                reversed=events.Amounts(**reversed_amounts)),
-              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=cancelled_at)
     if was_paid:
-        await reverse(session, order=order, kind="cancellation", ref="", amount=None, currency=currency)
+        await reverse(session, order=order, kind="cancellation", ref="", amount=None, currency=currency,
+                      at=cancelled_at)
     return order, lines
 
 
