@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SERVER_CONNECTION_RECYCLE_S = 300
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
@@ -49,7 +50,11 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+            # No pre-ping: it costs a BEGIN/ROLLBACK round trip per checkout on every request. A
+            # connection the server dropped fails its request with a 503 (shared/db/outages.py) and
+            # SQLAlchemy then invalidates the whole pool, so the next request connects afresh;
+            # recycling bounds how long an idle connection is trusted.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=SERVER_CONNECTION_RECYCLE_S)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _prepare_sqlite(self.engine)

@@ -130,6 +130,20 @@ async def _ledger(session: AsyncSession, customer_id: str) -> list[loyalty_rules
     return [loyalty_rules.Entry(effective_at=at, amount=amount) for at, amount in rows]
 
 
+async def _entries_for_standing(session: AsyncSession, account: LoyaltyAccount, program: loyalty_rules.Program,
+                                at: datetime) -> list[loyalty_rules.Entry]:
+    """What the standing at ``at`` needs of the ledger, read as little as the window allows.
+
+    A lifetime window needs only the running total kept on the account (``balance``, changed with
+    every entry and every merge under the account's lock): reversals are dated at the accrual they
+    take back, so the spend never falls from one instant to the next and the best spend ever is the
+    total. The customer's whole ledger, which grows with every payment, is read for rolling windows only.
+    """
+    if program.window == "lifetime":
+        return [loyalty_rules.Entry(effective_at=at, amount=account.balance)]
+    return await _ledger(session, account.customer_id)
+
+
 async def reevaluate(session: AsyncSession, *, account: LoyaltyAccount, program: loyalty_rules.Program,
                      reason: str, order_id: str | None = None,
                      at: datetime | None = None) -> loyalty_rules.Standing:
@@ -140,7 +154,7 @@ async def reevaluate(session: AsyncSession, *, account: LoyaltyAccount, program:
     holds nothing later; a rolling window then catches up at now with the periodic sweep.
     """
     now = at or utcnow()
-    standing = loyalty_rules.standing(program, await _ledger(session, account.customer_id), now)
+    standing = loyalty_rules.standing(program, await _entries_for_standing(session, account, program, now), now)
     tier = standing.tier
     if tier.name != account.tier or tier.discount_percent != account.discount_percent:
         add_event(session, events.LoyaltyTierChangedV1(

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders import pricing
 from services.orders.errors import CustomerMerged, InvalidTransition, OrderNotFound
-from services.orders.models import Order, OrderLine, Product
+from services.orders.models import Order, OrderLine, Product, new_id
 from services.orders.pricing import ZERO
 from services.orders.schemas import (
     AmountsPublic,
@@ -53,6 +53,14 @@ def instant_of(given: datetime | None, *, field: str, now: datetime,
             raise Unprocessable(f"{field} ({at.isoformat()}) is before {name} ({step_at.isoformat()})",
                                 field=field, **{name: step_at.isoformat()})
     return at
+
+
+_ORDER_COLUMNS = tuple(c.key for c in Order.__table__.columns)  # type: ignore[attr-defined]
+_LINE_COLUMNS = tuple(c.key for c in OrderLine.__table__.columns)  # type: ignore[attr-defined]
+
+
+def _row(obj: Order | OrderLine, columns: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in columns}
 
 
 def amounts(gross: Decimal, discount: Decimal, net: Decimal, cost: Decimal) -> dict[str, Decimal]:
@@ -136,21 +144,23 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
         raise Unprocessable(f"an order must total less than {pricing.MAX_ORDER_AMOUNT:f} {order_currency}",
                             field="lines")
     zero = pricing.round_money(ZERO, order_currency)
-    order = Order(customer_id=data.customer_id, sales_employee_id=data.sales_employee_id, channel=data.channel,
-                  currency=order_currency, status="placed", loyalty_tier=tier_name, discount_percent=discount_percent,
-                  gross=totals.gross, discount=totals.discount, net=totals.net, cost=totals.cost,
-                  returned_gross=zero, returned_discount=zero, returned_net=zero, returned_cost=zero,
-                  note=data.note, placed_by=actor, placed_at=placed_at, updated_at=now)
-    session.add(order)
-    await session.flush()
-    lines = [OrderLine(order_id=order.id, line_no=n, product_id=p.product_id, sku=products[p.product_id].sku,
-                       name=products[p.product_id].name, category=products[p.product_id].category,
-                       quantity=p.quantity, unit_price=p.unit_price, unit_cost=p.unit_cost,
-                       discount_percent=p.discount_percent, gross=p.gross, discount=p.discount, net=p.net,
-                       cost=p.cost, returned_quantity=0, returned_net=zero)
+    order = Order(id=new_id(), customer_id=data.customer_id, sales_employee_id=data.sales_employee_id,
+                  channel=data.channel, currency=order_currency, status="placed", loyalty_tier=tier_name,
+                  discount_percent=discount_percent, gross=totals.gross, discount=totals.discount, net=totals.net,
+                  cost=totals.cost, returned_gross=zero, returned_discount=zero, returned_net=zero,
+                  returned_cost=zero, note=data.note, payment_method=None, payment_reference=None,
+                  cancel_reason=None, placed_by=actor, placed_at=placed_at, paid_at=None, fulfilled_at=None,
+                  cancelled_at=None, updated_at=now)
+    lines = [OrderLine(id=new_id(), order_id=order.id, line_no=n, product_id=p.product_id,
+                       sku=products[p.product_id].sku, name=products[p.product_id].name,
+                       category=products[p.product_id].category, quantity=p.quantity, unit_price=p.unit_price,
+                       unit_cost=p.unit_cost, discount_percent=p.discount_percent, gross=p.gross,
+                       discount=p.discount, net=p.net, cost=p.cost, returned_quantity=0, returned_net=zero)
              for n, p in enumerate(priced, start=1)]
-    session.add_all(lines)
-    await session.flush()
+    # Core, not the unit of work: one INSERT for the order and one multi-row INSERT for its lines.
+    # The objects are the answer (never added to the session, never re-read).
+    await session.execute(insert(Order).values(_row(order, _ORDER_COLUMNS)))
+    await session.execute(insert(OrderLine).values([_row(line, _LINE_COLUMNS) for line in lines]))
     add_event(session, events.OrderPlacedV1(**_order_event_fields(order, lines), placed_by=actor),
               aggregate_id=order.id, customer_id=order.customer_id, occurred_at=placed_at)
     return order, lines
