@@ -7,6 +7,7 @@ locked" when another writer got there first, whereas an immediate one waits its 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -64,6 +65,10 @@ class Database:
         self.sync_session_class: type[Session] = type("ServiceSession", (Session,), {})
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False,
                                                sync_session_class=self.sync_session_class)
+        # SQLite has one writer and every transaction here is BEGIN IMMEDIATE: transactions of this
+        # process queue on this lock (FIFO) in the event loop instead of spinning in SQLite's busy
+        # back-off while the holder awaits, which made tails of seconds. PostgreSQL needs none.
+        self._sqlite_turn: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -79,8 +84,19 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessionmaker() as session, session.begin():
+        if not self.is_sqlite:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+            return
+        async with self._turn(), self.sessionmaker() as session, session.begin():
             yield session
+
+    def _turn(self) -> asyncio.Lock:
+        # One lock per event loop: a lock is bound to the loop it was first awaited in (tests run several).
+        loop = asyncio.get_running_loop()
+        if self._sqlite_turn is None or self._sqlite_turn[0] is not loop:
+            self._sqlite_turn = (loop, asyncio.Lock())
+        return self._sqlite_turn[1]
 
     async def check(self) -> None:
         async with self.engine.connect() as conn:
