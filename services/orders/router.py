@@ -20,6 +20,7 @@ from services.orders.schemas import (
     Category,
     CustomerRef,
     EmployeeId,
+    FulfilRequest,
     LedgerEntryPublic,
     LedgerPage,
     LoyaltyStatusPublic,
@@ -49,9 +50,11 @@ from shared.db.engine import Database
 from shared.http import idempotency
 from shared.http.app import DbDep
 from shared.http.auth import Principal, require_roles
+from shared.http.errors import DependencyUnavailable
 from shared.http.inputs import Instant, QueryBool
 from shared.http.openapi import problems
 from shared.http.pagination import PageParams, page_params
+from shared.staff.directory import StaffMiss
 from shared.staff.http import StaffDep
 
 router = APIRouter()
@@ -139,20 +142,24 @@ async def price_history(product_id: ProductId, db: DbDep, _: Reader) -> list[Pro
 orders = APIRouter(tags=["orders"])
 
 
-async def _know_customer(db: Database, directory: CustomerDirectory, customer_id: str) -> None:
-    """Make sure the replica has heard of the customer, asking the customers service if not.
+async def _learn_customer(db: Database, directory: CustomerDirectory, customer_id: str) -> None:
+    """Ask the customers service about a customer the replica has not heard of, and keep the answer.
 
-    Runs before, not inside, the order's transaction: no database lock is held while waiting on
-    another service (on SQLite that would stop every writer).
+    Runs outside any transaction: no database lock is held while waiting on another service (on
+    SQLite that would stop every writer).
     """
-    async with db.transaction() as session:
-        if await customer_cases.replica_knows(session, customer_id=customer_id):
-            return
     facts = await directory.lookup(customer_id)
     if facts is None:
         raise CustomerUnknown(customer_id)
     async with db.transaction() as session:
         await customer_cases.record_customer_facts(session, facts=facts)
+
+
+def _replayed(stored: idempotency.StoredResponse, response: Response) -> OrderPublic:
+    public = OrderPublic.model_validate(stored.body)
+    response.status_code = stored.status_code
+    response.headers["Location"] = f"/orders/{public.id}"
+    return public
 
 
 @orders.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderPublic,
@@ -162,24 +169,50 @@ async def _know_customer(db: Database, directory: CustomerDirectory, customer_id
                      "(retry safely with Idempotency-Key)")
 async def place_order(body: OrderCreate, db: DbDep, settings: SettingsDep, directory: DirectoryDep, who: Staff,
                       staff: StaffDep, response: Response, idempotency_key: IdempotencyKey = None) -> OrderPublic:
+    """One transaction on the hot path: the stored answer is looked up, the order placed and the
+    answer stored with it. Only a customer the replica does not know yet costs another attempt,
+    after asking the customers service outside any transaction; likewise a sales employee the staff
+    replica has not heard of (incentives is asked)."""
     scope = f"orders.place:{who.subject}"
-    await _know_customer(db, directory, body.customer_id)
-    await staff.require(db, {"sales_employee_id": body.sales_employee_id})
-    async with db.transaction() as session:
-        if idempotency_key is not None:
-            stored = await idempotency.begin(session, scope=scope, key=idempotency_key,
-                                             request_fingerprint=idempotency.fingerprint(body.model_dump(mode="json")))
-            if stored is not None:
-                public = OrderPublic.model_validate(stored.body)
-                response.status_code = stored.status_code
-                response.headers["Location"] = f"/orders/{public.id}"
-                return public
-        order, lines = await order_cases.place_order(session, data=body, actor=who.subject,
-                                                     currency=settings.default_currency)
-        public = order_cases.order_public(order, lines)
-        if idempotency_key is not None:
-            await idempotency.complete(session, scope=scope, key=idempotency_key, status_code=201,
-                                       body=public.model_dump(mode="json"))
+    fingerprint = idempotency.fingerprint(body.model_dump(mode="json")) if idempotency_key is not None else ""
+    learnt_customer = learnt_staff = False  # each fallback is tried once, outside the transaction
+    while True:
+        try:
+            async with db.transaction() as session:
+                if idempotency_key is not None:
+                    stored = await idempotency.lookup(session, scope=scope, key=idempotency_key,
+                                                      request_fingerprint=fingerprint)
+                    if stored is not None:
+                        return _replayed(stored, response)
+                await staff.check(session, {"sales_employee_id": body.sales_employee_id})
+                order, lines = await order_cases.place_order(session, data=body, actor=who.subject,
+                                                             currency=settings.default_currency)
+                public = order_cases.order_public(order, lines)
+                if idempotency_key is not None:
+                    await idempotency.record(session, scope=scope, key=idempotency_key,
+                                             request_fingerprint=fingerprint, status_code=201,
+                                             body=public.model_dump(mode="json"))
+        except CustomerUnknown:
+            if learnt_customer:
+                raise
+            await _learn_customer(db, directory, body.customer_id)
+            learnt_customer = True
+            continue
+        except StaffMiss as miss:
+            if learnt_staff:
+                raise DependencyUnavailable("the staff directory's answer could not be kept; try again",
+                                            dependency="incentives") from miss
+            await staff.require(db, miss.employees)
+            learnt_staff = True
+            continue
+        except idempotency.KeyTaken:
+            # A concurrent request with this key committed first; ours was rolled back: its answer is ours.
+            async with db.transaction() as session:
+                stored = await idempotency.lookup(session, scope=scope, key=idempotency_key or "",
+                                                  request_fingerprint=fingerprint)
+            assert stored is not None
+            return _replayed(stored, response)
+        break
     response.headers["Location"] = f"/orders/{order.id}"
     return public
 
@@ -237,9 +270,10 @@ async def pay_order(order_id: OrderId, db: DbDep, settings: SettingsDep, _: Staf
 
 @orders.post("/orders/{order_id}/fulfil", response_model=OrderPublic, responses=problems(404, 409),
              summary="Mark a paid order delivered; fulfilling a fulfilled order changes nothing")
-async def fulfil_order(order_id: OrderId, db: DbDep, _: Staff) -> OrderPublic:
+async def fulfil_order(order_id: OrderId, db: DbDep, _: Staff,
+                       body: Annotated[FulfilRequest | None, Body()] = None) -> OrderPublic:
     async with db.transaction() as session:
-        order, lines = await order_cases.fulfil_order(session, order_id=order_id)
+        order, lines = await order_cases.fulfil_order(session, order_id=order_id, data=body)
     return order_cases.order_public(order, lines)
 
 

@@ -8,12 +8,12 @@ by the use cases: none for JPY).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared.events.types import DecimalString
-from shared.http.inputs import Input, MoneyInput, PastInstant, StrictBool, decimal_input
+from shared.http.inputs import Input, Instant, MoneyInput, StrictBool, decimal_input
 from shared.http.pagination import Page
 
 OrderChannel = Literal["store", "phone", "email", "sms", "messenger", "web", "field", "post"]
@@ -38,6 +38,12 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 Amount = MoneyInput
 Percent = Annotated[decimal_input(decimals=2, integer_digits=3, example="12.5"), Field(le=100, description="0 to 100")]
 Quantity = Annotated[int, Field(strict=True, gt=0, le=1_000_000)]
+
+
+def _backdated(what: str) -> Any:
+    """An optional past instant of a command, for importing history; defaults to now."""
+    return Field(default=None, description=f"when {what}, if not now (importing history): ISO-8601 with an "
+                                           "offset, not in the future, not before the order's earlier steps")
 
 
 # ----- catalogue ------------------------------------------------------------------------------
@@ -117,9 +123,7 @@ class OrderCreate(Input):
     channel: OrderChannel
     sales_employee_id: EmployeeId = Field(description="who made the sale")
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
-    placed_at: PastInstant | None = Field(default=None, description=(
-        "when the order was placed, for history recorded after the fact (an import from another system); "
-        "default now. Prices and the loyalty discount are today's"))
+    placed_at: Instant | None = _backdated("the order was placed")
 
     @field_validator("lines")
     @classmethod
@@ -133,16 +137,16 @@ class OrderCreate(Input):
 class PaymentCreate(Input):
     method: PaymentMethod | None = None
     reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = None
-    paid_at: PastInstant | None = Field(default=None, description=(
-        "when it was paid, for history recorded after the fact; default now; not before the order was placed. "
-        "The loyalty accrual is dated at it"))
+    paid_at: Instant | None = _backdated("the order was paid")
+
+
+class FulfilRequest(Input):
+    fulfilled_at: Instant | None = _backdated("the goods were delivered")
 
 
 class CancelRequest(Input):
     reason: Reason | None = None
-    cancelled_at: PastInstant | None = Field(default=None, description=(
-        "when it was cancelled, for history recorded after the fact; default now; not before the order was "
-        "placed or paid"))
+    cancelled_at: Instant | None = _backdated("the order was cancelled")
 
 
 class ReturnLineCreate(Input):
@@ -155,8 +159,7 @@ class ReturnCreate(Input):
 
     lines: list[ReturnLineCreate] | None = Field(default=None, min_length=1, max_length=200)
     reason: Reason | None = None
-    returned_at: PastInstant | None = Field(default=None, description=(
-        "when the goods came back, for history recorded after the fact; default now; not before the payment"))
+    returned_at: Instant | None = _backdated("the goods came back")
 
     @field_validator("lines")
     @classmethod

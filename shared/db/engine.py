@@ -7,6 +7,7 @@ locked" when another writer got there first, whereas an immediate one waits its 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SERVER_CONNECTION_RECYCLE_S = 300
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
@@ -49,7 +51,11 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+            # No pre-ping: it costs a BEGIN/ROLLBACK round trip per checkout on every request. A
+            # connection the server dropped fails its request with a 503 (shared/db/outages.py) and
+            # SQLAlchemy then invalidates the whole pool, so the next request connects afresh;
+            # recycling bounds how long an idle connection is trusted.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=SERVER_CONNECTION_RECYCLE_S)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _prepare_sqlite(self.engine)
@@ -59,6 +65,10 @@ class Database:
         self.sync_session_class: type[Session] = type("ServiceSession", (Session,), {})
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False,
                                                sync_session_class=self.sync_session_class)
+        # SQLite has one writer and every transaction here is BEGIN IMMEDIATE: transactions of this
+        # process queue on this lock (FIFO) in the event loop instead of spinning in SQLite's busy
+        # back-off while the holder awaits, which made tails of seconds. PostgreSQL needs none.
+        self._sqlite_turn: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,8 +84,19 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessionmaker() as session, session.begin():
+        if not self.is_sqlite:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+            return
+        async with self._turn(), self.sessionmaker() as session, session.begin():
             yield session
+
+    def _turn(self) -> asyncio.Lock:
+        # One lock per event loop: a lock is bound to the loop it was first awaited in (tests run several).
+        loop = asyncio.get_running_loop()
+        if self._sqlite_turn is None or self._sqlite_turn[0] is not loop:
+            self._sqlite_turn = (loop, asyncio.Lock())
+        return self._sqlite_turn[1]
 
     async def check(self) -> None:
         async with self.engine.connect() as conn:

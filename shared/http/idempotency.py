@@ -75,6 +75,50 @@ async def begin(session: AsyncSession, *, scope: str, key: str, request_fingerpr
     return StoredResponse(status_code=record.status_code or 200, body=json.loads(record.response or "null"))
 
 
+class KeyTaken(Exception):
+    """Another request with this key committed first (see :func:`record`): roll back, then :func:`lookup`."""
+
+
+def _checked_key(key: str) -> None:
+    if not key or len(key) > 200:
+        raise Unprocessable("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
+
+
+async def lookup(session: AsyncSession, *, scope: str, key: str, request_fingerprint: str) -> StoredResponse | None:
+    """The answer stored for ``key`` within ``scope``, if any (the hot path's one read; see :func:`record`)."""
+    _checked_key(key)
+    record = (await session.execute(
+        select(IdempotencyRecord.fingerprint, IdempotencyRecord.status_code, IdempotencyRecord.response)
+        .where(IdempotencyRecord.scope == _bounded(scope), IdempotencyRecord.key == key)
+    )).first()
+    if record is None:
+        return None
+    if record.fingerprint != request_fingerprint:
+        raise Unprocessable("this Idempotency-Key was already used with a different request body",
+                            field="Idempotency-Key")
+    return StoredResponse(status_code=record.status_code or 200, body=json.loads(record.response or "null"))
+
+
+async def record(session: AsyncSession, *, scope: str, key: str, request_fingerprint: str, status_code: int,
+                 body: Any) -> None:
+    """Store the final answer with the work, in one INSERT (no claim row updated later).
+
+    A concurrent request with the same key that got here first makes this INSERT wait for its
+    commit (PostgreSQL; SQLite has one writer) and then do nothing: :class:`KeyTaken` is raised,
+    the caller rolls its work back and answers with :func:`lookup` in a new transaction. So the
+    work is still done exactly once, and a retry after commit is answered by :func:`lookup`.
+    """
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    stored = await session.execute(
+        insert(IdempotencyRecord)
+        .values(scope=_bounded(scope), key=key, fingerprint=request_fingerprint, status_code=status_code,
+                response=json.dumps(body, default=str), created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+    )
+    if stored.rowcount != 1:
+        raise KeyTaken(key)
+
+
 async def complete(session: AsyncSession, *, scope: str, key: str, status_code: int, body: Any) -> None:
     scope = _bounded(scope)
     await session.execute(

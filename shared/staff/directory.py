@@ -169,6 +169,14 @@ class EmployeeDeparted(Unprocessable):
                          employee_id=employee_id, left_on=left_on.isoformat() if left_on else None)
 
 
+class StaffMiss(Exception):
+    """Raised by :meth:`StaffDirectory.check`: these ids (by field) are not in the replica yet."""
+
+    def __init__(self, employees: dict[str, str]) -> None:
+        super().__init__(f"not in the staff replica: {sorted(employees.values())}")
+        self.employees = employees
+
+
 class StaffDirectory:
     """The check of employee ids a service is given (see the module's docstring)."""
 
@@ -182,6 +190,21 @@ class StaffDirectory:
             return {}
         rows = await session.execute(sa.select(self.table).where(self.table.c.employee_id.in_(wanted)))
         return {row.employee_id: row for row in rows}
+
+    async def check(self, session: AsyncSession, employees: dict[str, str | None]) -> None:
+        """The same check inside a write transaction (one SELECT, for hot paths): departed is a 422;
+        an id the replica has not heard of raises :class:`StaffMiss`: the caller leaves the
+        transaction, calls :meth:`require` (which asks incentives) and tries again."""
+        given = {field: employee_id for field, employee_id in employees.items() if employee_id}
+        if not given:
+            return
+        rows = await self.known(session, given.values())
+        missing = {field: employee_id for field, employee_id in given.items() if employee_id not in rows}
+        if missing:
+            raise StaffMiss(missing)
+        for field, employee_id in given.items():
+            if not rows[employee_id].active:
+                raise EmployeeDeparted(employee_id, field, rows[employee_id].left_on)
 
     async def require(self, db: Transactional, employees: dict[str, str | None]) -> None:
         """Every id given (``{field: employee id or None}``) names an active employee, or a 4xx/503."""

@@ -130,11 +130,31 @@ async def _ledger(session: AsyncSession, customer_id: str) -> list[loyalty_rules
     return [loyalty_rules.Entry(effective_at=at, amount=amount) for at, amount in rows]
 
 
+async def _entries_for_standing(session: AsyncSession, account: LoyaltyAccount, program: loyalty_rules.Program,
+                                at: datetime) -> list[loyalty_rules.Entry]:
+    """What the standing at ``at`` needs of the ledger, read as little as the window allows.
+
+    A lifetime window needs only the running total kept on the account (``balance``, changed with
+    every entry and every merge under the account's lock): reversals are dated at the accrual they
+    take back, so the spend never falls from one instant to the next and the best spend ever is the
+    total. The customer's whole ledger, which grows with every payment, is read for rolling windows only.
+    """
+    if program.window == "lifetime":
+        return [loyalty_rules.Entry(effective_at=at, amount=account.balance)]
+    return await _ledger(session, account.customer_id)
+
+
 async def reevaluate(session: AsyncSession, *, account: LoyaltyAccount, program: loyalty_rules.Program,
-                     reason: str, order_id: str | None = None) -> loyalty_rules.Standing:
-    """Recompute the tier from the ledger; announce it when it changed. The account must be locked."""
-    now = utcnow()
-    standing = loyalty_rules.standing(program, await _ledger(session, account.customer_id), now)
+                     reason: str, order_id: str | None = None,
+                     at: datetime | None = None) -> loyalty_rules.Standing:
+    """Recompute the tier from the ledger; announce it when it changed. The account must be locked.
+
+    ``at`` is the instant of the command that asks (a backdated import's), else now: the standing is
+    the one in force then, and a change is dated then. Imports go in time order, so the ledger
+    holds nothing later; a rolling window then catches up at now with the periodic sweep.
+    """
+    now = at or utcnow()
+    standing = loyalty_rules.standing(program, await _entries_for_standing(session, account, program, now), now)
     tier = standing.tier
     if tier.name != account.tier or tier.discount_percent != account.discount_percent:
         add_event(session, events.LoyaltyTierChangedV1(
@@ -168,7 +188,7 @@ async def _record_entry(session: AsyncSession, *, account: LoyaltyAccount, order
     return True
 
 
-async def accrue(session: AsyncSession, *, order: Order, currency: str) -> None:
+async def accrue(session: AsyncSession, *, order: Order, currency: str) -> None:  # dated order.paid_at
     """A paid order counts its net towards the customer's loyalty, dated at the payment, in the
     ledger of the survivor of the customer's merges."""
     assert order.paid_at is not None
@@ -180,13 +200,15 @@ async def accrue(session: AsyncSession, *, order: Order, currency: str) -> None:
     account = await _follow_merges(session, account=account, program=program)
     if await _record_entry(session, account=account, order_id=order.id, kind="accrual", ref="", amount=order.net,
                            effective_at=order.paid_at):
-        await reevaluate(session, account=account, program=program, reason="accrual", order_id=order.id)
+        await reevaluate(session, account=account, program=program, reason="accrual", order_id=order.id,
+                         at=order.paid_at)
 
 
 async def reverse(session: AsyncSession, *, order: Order, kind: str, ref: str, amount: Decimal | None,
-                  currency: str) -> None:
+                  currency: str, at: datetime | None = None) -> None:
     """Take back ``amount`` (or all that is left) of an order's accrual, dated at the accrual, in
-    the ledger that holds the accrual (the survivor's, after merges)."""
+    the ledger that holds the accrual (the survivor's, after merges); the tier is re-evaluated at
+    ``at`` (the cancellation's or return's instant, default now)."""
     program, _ = await program_in_force(session, currency=currency)
     for _attempt in range(3):
         accrual = await session.scalar(select(LoyaltyEntry).where(LoyaltyEntry.order_id == order.id,
@@ -207,7 +229,7 @@ async def reverse(session: AsyncSession, *, order: Order, kind: str, ref: str, a
         return
     if await _record_entry(session, account=account, order_id=order.id, kind=kind, ref=ref, amount=-amount,
                            effective_at=accrual.effective_at):
-        await reevaluate(session, account=account, program=program, reason=kind, order_id=order.id)
+        await reevaluate(session, account=account, program=program, reason=kind, order_id=order.id, at=at)
 
 
 async def reevaluate_all(session: AsyncSession, *, program: loyalty_rules.Program | None = None,

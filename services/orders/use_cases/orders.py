@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders import pricing
 from services.orders.errors import CustomerMerged, InvalidTransition, OrderNotFound
-from services.orders.models import Order, OrderLine, Product
+from services.orders.models import Order, OrderLine, Product, new_id
 from services.orders.pricing import ZERO
 from services.orders.schemas import (
     AmountsPublic,
     CancelRequest,
+    FulfilRequest,
     OrderCreate,
     OrderLinePublic,
     OrderPublic,
@@ -29,6 +30,37 @@ from shared.db.types import utcnow
 from shared.events.contracts import orders as events
 from shared.http.errors import Unprocessable
 from shared.http.pagination import PageParams, time_id_cursor, time_id_page
+
+# A client clock a little ahead of ours is not "the future": such an instant counts as now.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def instant_of(given: datetime | None, *, field: str, now: datetime,
+               not_before: Sequence[tuple[str, datetime | None]] = ()) -> datetime:
+    """When a command happened: ``given`` (a backdated import) or now.
+
+    Refused (422) when in the future beyond the skew, or before an earlier step of the order
+    (``not_before``: (name, instant) pairs). Without ``given`` it is now, never before those steps.
+    """
+    earlier = [(name, at) for name, at in not_before if at is not None]
+    if given is None:
+        return max([now, *(at for _, at in earlier)])
+    if given > now + CLOCK_SKEW:
+        raise Unprocessable(f"{field} is in the future ({given.isoformat()}); it may be at most now", field=field)
+    at = min(given, now)
+    for name, step_at in earlier:
+        if at < step_at:
+            raise Unprocessable(f"{field} ({at.isoformat()}) is before {name} ({step_at.isoformat()})",
+                                field=field, **{name: step_at.isoformat()})
+    return at
+
+
+_ORDER_COLUMNS = tuple(c.key for c in Order.__table__.columns)  # type: ignore[attr-defined]
+_LINE_COLUMNS = tuple(c.key for c in OrderLine.__table__.columns)  # type: ignore[attr-defined]
+
+
+def _row(obj: Order | OrderLine, columns: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in columns}
 
 
 def amounts(gross: Decimal, discount: Decimal, net: Decimal, cost: Decimal) -> dict[str, Decimal]:
@@ -91,6 +123,8 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
                             field="lines", currencies=currencies)
     order_currency = currencies[0]
 
+    now = utcnow()
+    placed_at = instant_of(data.placed_at, field="placed_at", now=now)
     discount_percent, tier_name = ZERO, None
     program, _ = await program_in_force(session, currency=currency)
     if order_currency == program.currency:
@@ -98,7 +132,8 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
         if account.merged_into_id is not None:
             # The replica said active, but this ledger was moved to a survivor: never price with it.
             raise CustomerMerged(data.customer_id, account.merged_into_id)
-        standing = await reevaluate(session, account=account, program=program, reason="reevaluation")
+        standing = await reevaluate(session, account=account, program=program, reason="reevaluation",
+                                    at=placed_at)
         discount_percent, tier_name = standing.tier.discount_percent, standing.tier.name
 
     priced, totals = pricing.price_order(
@@ -108,24 +143,24 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
     if totals.gross >= pricing.MAX_ORDER_AMOUNT:
         raise Unprocessable(f"an order must total less than {pricing.MAX_ORDER_AMOUNT:f} {order_currency}",
                             field="lines")
-    now = utcnow()
-    placed_at = data.placed_at or now
     zero = pricing.round_money(ZERO, order_currency)
-    order = Order(customer_id=data.customer_id, sales_employee_id=data.sales_employee_id, channel=data.channel,
-                  currency=order_currency, status="placed", loyalty_tier=tier_name, discount_percent=discount_percent,
-                  gross=totals.gross, discount=totals.discount, net=totals.net, cost=totals.cost,
-                  returned_gross=zero, returned_discount=zero, returned_net=zero, returned_cost=zero,
-                  note=data.note, placed_by=actor, placed_at=placed_at, updated_at=now)
-    session.add(order)
-    await session.flush()
-    lines = [OrderLine(order_id=order.id, line_no=n, product_id=p.product_id, sku=products[p.product_id].sku,
-                       name=products[p.product_id].name, category=products[p.product_id].category,
-                       quantity=p.quantity, unit_price=p.unit_price, unit_cost=p.unit_cost,
-                       discount_percent=p.discount_percent, gross=p.gross, discount=p.discount, net=p.net,
-                       cost=p.cost, returned_quantity=0, returned_net=zero)
+    order = Order(id=new_id(), customer_id=data.customer_id, sales_employee_id=data.sales_employee_id,
+                  channel=data.channel, currency=order_currency, status="placed", loyalty_tier=tier_name,
+                  discount_percent=discount_percent, gross=totals.gross, discount=totals.discount, net=totals.net,
+                  cost=totals.cost, returned_gross=zero, returned_discount=zero, returned_net=zero,
+                  returned_cost=zero, note=data.note, payment_method=None, payment_reference=None,
+                  cancel_reason=None, placed_by=actor, placed_at=placed_at, paid_at=None, fulfilled_at=None,
+                  cancelled_at=None, updated_at=now)
+    lines = [OrderLine(id=new_id(), order_id=order.id, line_no=n, product_id=p.product_id,
+                       sku=products[p.product_id].sku, name=products[p.product_id].name,
+                       category=products[p.product_id].category, quantity=p.quantity, unit_price=p.unit_price,
+                       unit_cost=p.unit_cost, discount_percent=p.discount_percent, gross=p.gross,
+                       discount=p.discount, net=p.net, cost=p.cost, returned_quantity=0, returned_net=zero)
              for n, p in enumerate(priced, start=1)]
-    session.add_all(lines)
-    await session.flush()
+    # Core, not the unit of work: one INSERT for the order and one multi-row INSERT for its lines.
+    # The objects are the answer (never added to the session, never re-read).
+    await session.execute(insert(Order).values(_row(order, _ORDER_COLUMNS)))
+    await session.execute(insert(OrderLine).values([_row(line, _LINE_COLUMNS) for line in lines]))
     add_event(session, events.OrderPlacedV1(**_order_event_fields(order, lines), placed_by=actor),
               aggregate_id=order.id, customer_id=order.customer_id, occurred_at=placed_at)
     return order, lines
@@ -149,18 +184,6 @@ async def order_lines(session: AsyncSession, order_ids: Sequence[str]) -> dict[s
     return result
 
 
-def happened_at(given: datetime | None, *, now: datetime, not_before: list[tuple[str, datetime | None]],
-                field: str) -> datetime:
-    """When a step happened: ``given`` (history recorded after the fact) or now, never before the
-    order's earlier steps (``not_before``: their names and instants)."""
-    at = given or now
-    for step, earlier in not_before:
-        if earlier is not None and at < earlier:
-            raise Unprocessable(f"{field} must not be before the order was {step} ({earlier.isoformat()})",
-                                field=field)
-    return at
-
-
 async def _touch(session: AsyncSession, order: Order, now: datetime) -> list[OrderLine]:
     order.updated_at = now
     session.add(order)
@@ -177,7 +200,7 @@ async def pay_order(session: AsyncSession, *, order_id: str, data: PaymentCreate
     if order.status == "cancelled":
         raise InvalidTransition("a cancelled order cannot be paid", order_id=order.id, status=order.status)
     now = utcnow()
-    paid_at = happened_at(data.paid_at, now=now, not_before=[("placed", order.placed_at)], field="paid_at")
+    paid_at = instant_of(data.paid_at, field="paid_at", now=now, not_before=[("placed_at", order.placed_at)])
     order.status, order.paid_at = "paid", paid_at
     order.payment_method, order.payment_reference = data.method, data.reference
     lines = await _touch(session, order, now)
@@ -188,7 +211,8 @@ async def pay_order(session: AsyncSession, *, order_id: str, data: PaymentCreate
     return order, lines
 
 
-async def fulfil_order(session: AsyncSession, *, order_id: str) -> tuple[Order, list[OrderLine]]:
+async def fulfil_order(session: AsyncSession, *, order_id: str,
+                       data: FulfilRequest | None = None) -> tuple[Order, list[OrderLine]]:
     """Mark a paid order delivered. Fulfilling a fulfilled order changes nothing."""
     order = await get_order(session, order_id=order_id, for_update=True)
     if order.status == "fulfilled":
@@ -197,10 +221,12 @@ async def fulfil_order(session: AsyncSession, *, order_id: str) -> tuple[Order, 
         raise InvalidTransition(f"only a paid order can be fulfilled; this one is {order.status}",
                                 order_id=order.id, status=order.status)
     now = utcnow()
-    order.status, order.fulfilled_at = "fulfilled", now
+    fulfilled_at = instant_of(data.fulfilled_at if data else None, field="fulfilled_at", now=now,
+                              not_before=[("placed_at", order.placed_at), ("paid_at", order.paid_at)])
+    order.status, order.fulfilled_at = "fulfilled", fulfilled_at
     lines = await _touch(session, order, now)
-    add_event(session, events.OrderFulfilledV1(**_order_event_fields(order, lines), fulfilled_at=now),
-              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+    add_event(session, events.OrderFulfilledV1(**_order_event_fields(order, lines), fulfilled_at=fulfilled_at),
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=fulfilled_at)
     return order, lines
 
 
@@ -216,8 +242,8 @@ async def cancel_order(session: AsyncSession, *, order_id: str, data: CancelRequ
                                 order_id=order.id, status=order.status)
     was_paid = order.status == "paid"
     now = utcnow()
-    cancelled_at = happened_at(data.cancelled_at, now=now, field="cancelled_at",
-                               not_before=[("placed", order.placed_at), ("paid", order.paid_at)])
+    cancelled_at = instant_of(data.cancelled_at, field="cancelled_at", now=now,
+                              not_before=[("placed_at", order.placed_at), ("paid_at", order.paid_at)])
     if was_paid:
         reversed_amounts = amounts(order.gross - order.returned_gross, order.discount - order.returned_discount,
                                    order.net - order.returned_net, order.cost - order.returned_cost)
@@ -231,7 +257,8 @@ async def cancel_order(session: AsyncSession, *, order_id: str, data: CancelRequ
                                                reversed=events.Amounts(**reversed_amounts)),
               aggregate_id=order.id, customer_id=order.customer_id, occurred_at=cancelled_at)
     if was_paid:
-        await reverse(session, order=order, kind="cancellation", ref="", amount=None, currency=currency)
+        await reverse(session, order=order, kind="cancellation", ref="", amount=None, currency=currency,
+                      at=cancelled_at)
     return order, lines
 
 

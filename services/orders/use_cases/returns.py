@@ -13,7 +13,7 @@ from services.orders.models import OrderReturn, OrderReturnLine
 from services.orders.pricing import ZERO
 from services.orders.schemas import ReturnCreate, ReturnLinePublic, ReturnPublic
 from services.orders.use_cases.loyalty import reverse
-from services.orders.use_cases.orders import amounts, get_order, happened_at, order_lines
+from services.orders.use_cases.orders import amounts, get_order, instant_of, order_lines
 from shared.bus.outbox import add_event
 from shared.db.types import utcnow
 from shared.events.contracts import orders as events
@@ -52,7 +52,8 @@ async def create_return(session: AsyncSession, *, order_id: str, data: ReturnCre
             wanted.append((line, item.quantity))
 
     now = utcnow()
-    returned_at = happened_at(data.returned_at, now=now, not_before=[("paid", order.paid_at)], field="returned_at")
+    returned_at = instant_of(data.returned_at, field="returned_at", now=now,
+                             not_before=[("paid_at", order.paid_at)])
     order_return = OrderReturn(order_id=order.id, customer_id=order.customer_id, reason=data.reason,
                                gross=ZERO, discount=ZERO, net=ZERO, cost=ZERO, created_by=actor,
                                created_at=returned_at)
@@ -90,7 +91,8 @@ async def create_return(session: AsyncSession, *, order_id: str, data: ReturnCre
                                      **amounts(r.gross, r.discount, r.net, r.cost)) for r in return_lines],
         **amounts(totals.gross, totals.discount, totals.net, totals.cost)),
         aggregate_id=order.id, customer_id=order.customer_id, occurred_at=returned_at)
-    await reverse(session, order=order, kind="return", ref=order_return.id, amount=totals.net, currency=currency)
+    await reverse(session, order=order, kind="return", ref=order_return.id, amount=totals.net, currency=currency,
+                  at=returned_at)
     return order_return, return_lines
 
 
