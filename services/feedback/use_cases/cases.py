@@ -162,6 +162,7 @@ def _started_clocks(first_response: Any, resolution: Any, at: int, calendar: Cal
 async def open_case(session: AsyncSession, *, data: CaseCreate, actor: str, currency: str,
                     now: datetime) -> dict[str, Any]:
     """Open a case: the row as written, ready for ``public``."""
+    now = happened_at(data.received_at, now=now, field="received_at")
     customer, order, _product = await _references(session, data)
     product_id = await _check_order(session, data, order) if order is not None else data.product_id
     category = await _category(session, data.category_id)
@@ -206,6 +207,29 @@ async def open_case(session: AsyncSession, *, data: CaseCreate, actor: str, curr
     sla.note_deadline(session, values["next_deadline_at"])
     values["_calendar"], values["_known"] = calendar, known
     return values
+
+
+def happened_at(given: datetime | None, *, now: datetime, field: str) -> datetime:
+    """The instant a command took place: now, or an earlier one given for a history recorded afterwards."""
+    if given is None:
+        return now
+    if given > now:
+        raise Unprocessable(f"{field} cannot be in the future", field=field)
+    return given
+
+
+async def step_at(session: AsyncSession, case: Case, given: datetime | None, *, now: datetime,
+                  field: str = "occurred_at") -> datetime:
+    """Like ``happened_at`` for a step of an open case: a timeline runs forwards, so a given instant is not
+    before the case's previous step (its SLA clocks would run backwards)."""
+    at = happened_at(given, now=now, field=field)
+    if given is not None:
+        previous = await session.scalar(select(CaseActivity.at).where(CaseActivity.case_id == case.id)
+                                        .order_by(CaseActivity.at.desc()).limit(1))
+        if previous is not None and at < previous:
+            raise Unprocessable(f"{field} cannot be before the case's previous step ({previous.isoformat()})",
+                                field=field, previous_at=previous.isoformat())
+    return at
 
 
 # ----- reading -----------------------------------------------------------------------------------------
