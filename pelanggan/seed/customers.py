@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
+import phonenumbers
 from faker import Faker
 
 from pelanggan.seed.randomness import iso, random_day, rng, working_instant
@@ -34,10 +35,19 @@ def _company_name(r: random.Random, segment: str, people: Faker, city: str) -> s
     }[segment]
 
 
+ID_MOBILE = ("811", "812", "813", "821", "822", "852", "853", "857", "858", "878", "896")
+MY_MOBILE = ("12", "13", "16", "17", "19")
+
+
 def _phone(r: random.Random, country: str) -> str:
-    if country == "MY":
-        return f"+601{r.randint(1, 9)}{r.randint(1000000, 9999999)}"
-    return f"+628{r.randint(11, 59)}{r.randint(10000000, 99999999)}"
+    """A mobile number of a real operator prefix (the customers service checks numbers with phonenumbers)."""
+    while True:
+        if country == "MY":
+            number = f"+60{r.choice(MY_MOBILE)}{r.randint(1000000, 9999999)}"
+        else:
+            number = f"+62{r.choice(ID_MOBILE)}{r.randint(10000000, 99999999)}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(number)):
+            return number
 
 
 def customers(seed: int, count: int, history_start: date, history_end: date, account_managers: list[str],

@@ -37,9 +37,16 @@ async def bounded(concurrency: int, items: Iterable[Any], work: Callable[[Any], 
         while not queue.empty():
             await work(queue.get_nowait())
 
-    async with asyncio.TaskGroup() as group:
-        for _ in range(max(1, concurrency)):
-            group.create_task(worker())
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, concurrency)):
+                group.create_task(worker())
+    except ExceptionGroup as group_error:
+        # Callers handle one SeedError (a refusal, an outage), not the task group's wrapping of it.
+        first = group_error.exceptions[0]
+        while isinstance(first, ExceptionGroup):
+            first = first.exceptions[0]
+        raise first from group_error
 
 
 async def existing_company(services: Services, plan: Plan) -> str | None:
@@ -276,7 +283,7 @@ class Loader:
             self.counts["plans"] += 1
             self.progress.advance("incentives")
         await self._incentives_caught_up()
-        awards = {a["period"]: a for a in plan.awards}
+        awards = {a["body"]["period"]: a for a in plan.awards}
         for period in plan.closed_periods:
             state = (await s.call("incentives", "GET", f"/plans/{period}")).body
             if state["status"] == "closed":

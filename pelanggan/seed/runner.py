@@ -74,7 +74,9 @@ async def seed_company(*, urls: dict[str, str], token: str, seed: int = 42, cust
     """Raises AlreadySeeded when the system holds the company (or other data), Unreachable when a service
     does not answer, SeedError when a service refuses what the plan sends."""
     console = console or Console()
-    plan = build_plan(seed=seed, customer_count=customers, months=months, until=until or datetime.now(UTC).date())
+    # A thread: the default plan takes about a second to build, too long to hold the event loop.
+    plan = await asyncio.to_thread(build_plan, seed=seed, customer_count=customers, months=months,
+                                   until=until or datetime.now(UTC).date())
     started = time.monotonic()
     async with Services(urls=urls, token=token, seed=seed) as services:
         await services.check_reachable()
