@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
+from decimal import Decimal
 from typing import Any, Protocol
 
 from pelanggan.seed.client import SeedError, Services
@@ -112,7 +113,9 @@ class Loader:
         async def one(weight: dict) -> None:
             product_id = self.product_ids[weight["sku"]]
             known = current.get(product_id)
-            if not (known and known["weight"] == weight["weight"] and known["locomotive"] == weight["locomotive"]):
+            same = known and Decimal(known["weight"]) == Decimal(weight["weight"]) \
+                and known["locomotive"] == weight["locomotive"]
+            if not same:  # a resumed run: set already (a second PUT of an earlier date would be refused)
                 body = {k: weight[k] for k in ("weight", "locomotive", "effective_from")}
                 # incentives learns the product from orders' events: 404 until it has heard.
                 await self.services.until_known("incentives", "PUT", f"/products/{product_id}/weight", json=body)

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from pelanggan.seed.client import SERVICES, Services
-from pelanggan.seed.loader import AlreadySeeded
+from pelanggan.seed.loader import AlreadySeeded, Loader
 from pelanggan.seed.plan import build_plan
 from pelanggan.seed.runner import seed_company
 from shared.config import LOCAL_JWT_SECRET
@@ -21,6 +21,11 @@ pytestmark = pytest.mark.integration
 
 TOKEN = issue_token(secret=LOCAL_JWT_SECRET, subject="seed-test", roles=["admin"])
 SIZE = {"seed": 42, "customers": 30, "months": 3}
+
+
+class Silent:
+    def phase(self, name: str, total: int) -> None: ...
+    def advance(self, name: str, amount: int = 1) -> None: ...
 
 
 async def _counts(running: RunningSystem) -> dict[str, int]:
@@ -50,6 +55,17 @@ async def test_a_small_company_is_seeded_through_the_apis_and_a_second_run_sends
     plan = build_plan(seed=42, customer_count=30, months=3, until=until)
     quiet = Console(file=io.StringIO())
 
+    # A run that stops half-way (as after a crash): staff, catalogue, customers and half the orders.
+    async with Services(urls=urls, token=TOKEN, seed=42) as services:
+        await services.check_reachable()
+        partial = Loader(services, plan, Silent(), concurrency=8)
+        for phase in (partial.staff, partial.catalogue, partial.weights, partial.customers):
+            await phase()
+        for order in plan.orders[: len(plan.orders) // 2]:
+            await partial._order(order)
+    assert (await _counts(running_system))["orders"] == len(plan.orders) // 2
+
+    # The next run resumes: nothing is doubled.
     outcome = await seed_company(urls=urls, token=TOKEN, until=until, console=quiet, concurrency=8, **SIZE)
 
     held = await _counts(running_system)
@@ -61,6 +77,7 @@ async def test_a_small_company_is_seeded_through_the_apis_and_a_second_run_sends
     assert held["cancelled orders"] == sum("cancel" in o for o in plan.orders)
     assert held["cases"] == len(plan.cases)
     assert held["gifts"] == len(plan.gifts)
+    assert outcome.counts["employees (already there)"] == 25
     assert outcome.counts["closed periods"] == len(plan.closed_periods) == 2
     assert outcome.requests > 0 and outcome.elapsed > 0
     async with httpx.AsyncClient(base_url=urls["incentives"], headers={"Authorization": f"Bearer {TOKEN}"}) as http:
