@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.dialect import insert_for
 
 
 def dialect_insert(session: AsyncSession, table: sa.Table) -> Any:
-    return (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(table)
+    return insert_for(session)(table)
 
 
 async def insert_once(session: AsyncSession, table: sa.Table, values: Mapping[str, Any]) -> bool:

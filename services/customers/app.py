@@ -8,19 +8,23 @@ from fastapi import FastAPI
 
 from services.customers.channels import ChannelAdapter, RecordingAdapter
 from services.customers.config import CustomersSettings
-from services.customers.handlers import handlers
+from services.customers.handlers import build_handlers
+from services.customers.models import StaffMember
 from services.customers.router import router
 from shared.events.registry import service_topic
 from shared.http.app import create_service_app
 from shared.runtime import ServiceRuntime
+from shared.staff.directory import EmployeeLookup, StaffDirectory
+from shared.staff.settings import staff_directory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: CustomersSettings | None = None, *, channel_adapter: ChannelAdapter | None = None) -> FastAPI:
+def create_app(settings: CustomersSettings | None = None, *, channel_adapter: ChannelAdapter | None = None,
+               staff_lookup: EmployeeLookup | None = None) -> FastAPI:
     settings = settings or CustomersSettings()
     runtime = ServiceRuntime(settings, migrations_dir=MIGRATIONS, published_topics=[service_topic("customers")],
-                             handlers=handlers)
+                             handlers=build_handlers(settings))
     app = create_service_app(
         runtime=runtime, title="Pelanggan customers",
         description="Customer profiles from the first contact: consents, account managers, interactions, "
@@ -28,4 +32,6 @@ def create_app(settings: CustomersSettings | None = None, *, channel_adapter: Ch
         routers=[router],
     )
     app.state.channel_adapter = channel_adapter or RecordingAdapter()
+    app.state.staff = (StaffDirectory(StaffMember, staff_lookup) if staff_lookup
+                       else staff_directory(settings, StaffMember))
     return app

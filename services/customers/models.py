@@ -10,6 +10,7 @@ from sqlmodel import Field
 
 from shared.db.base import service_base
 from shared.db.types import UTCDateTime, utcnow
+from shared.staff.directory import replica_table
 
 Table = service_base("customers")
 
@@ -124,7 +125,13 @@ class Interaction(Table, table=True):
 
 class Consultation(Table, table=True):
     __tablename__ = "consultation"
-    __table_args__ = (sa.UniqueConstraint("source_key", name="uq_consultation_source_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("source_key", name="uq_consultation_source_key"),
+        # At most one open retention call per customer, whichever replica handles the news.
+        sa.Index("uq_consultation_open_retention", "customer_id", unique=True,
+                 postgresql_where=sa.text("reason = 'retention' AND status = 'scheduled'"),
+                 sqlite_where=sa.text("reason = 'retention' AND status = 'scheduled'")),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     customer_id: str = Field(foreign_key="customer.id", index=True, max_length=36)
@@ -136,11 +143,38 @@ class Consultation(Table, table=True):
     outcome: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     # Set when an event scheduled it (e.g. "<order id>:<product id>"): one consultation per cause.
     source_key: str | None = Field(default=None, max_length=200)
+    reason: str = Field(default="manual", max_length=16)  # manual | locomotive_sale | retention
+    order_id: str | None = Field(default=None, max_length=64, index=True)  # the sale a follow-up is about
     created_by: str = Field(sa_column=_actor())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
     completed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     cancelled_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     cancel_reason: str | None = Field(default=None, max_length=32)  # a code (see ConsultationCancelledV1)
+
+
+class LocomotiveFlag(Table, table=True):
+    """A product's locomotive flag from a date on, as incentives announced it (incentives owns the
+    weights; customers keeps only what it needs to know whether a sale calls for a follow-up)."""
+
+    __tablename__ = "locomotive_flag"
+
+    product_id: str = Field(primary_key=True, max_length=64)
+    effective_at: datetime = Field(sa_column=sa.Column(UTCDateTime, primary_key=True))
+    locomotive: bool
+    set_at: datetime = Field(sa_column=_utc())  # a later change for the same date replaces an earlier one
+
+
+class CancelledOrder(Table, table=True):
+    """An order orders reported cancelled: a paid event arriving after it schedules no follow-up."""
+
+    __tablename__ = "cancelled_order"
+
+    order_id: str = Field(primary_key=True, max_length=64)
+    cancelled_at: datetime = Field(sa_column=_utc())
+
+
+# The staff directory as incentives publishes it: managers and consultation employees are checked against it.
+StaffMember = replica_table(Table.metadata)
 
 
 class Announcement(Table, table=True):

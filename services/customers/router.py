@@ -49,6 +49,7 @@ from shared.http.auth import Principal, require_roles
 from shared.http.inputs import Instant
 from shared.http.openapi import problems
 from shared.http.pagination import PageParams, page_params
+from shared.staff.http import StaffDep
 
 router = APIRouter(tags=["customers"])
 
@@ -181,7 +182,9 @@ async def get_manager(customer_id: CustomerId, db: DbDep, _: Reader) -> ManagerP
 @router.put("/customers/{customer_id}/manager", response_model=ManagerPublic,
             responses=problems(404, 409, 410),
             summary="Assign the permanent account manager")
-async def assign_manager(customer_id: CustomerId, body: ManagerAssign, db: DbDep, who: Managers) -> ManagerPublic:
+async def assign_manager(customer_id: CustomerId, body: ManagerAssign, db: DbDep, staff: StaffDep,
+                         who: Managers) -> ManagerPublic:
+    await staff.require(db, {"employee_id": body.employee_id})
     async with db.transaction() as session:
         customer = await managers.assign_manager(session, customer_id=customer_id, employee_id=body.employee_id,
                                                  actor=who.subject)
@@ -197,7 +200,9 @@ async def _manager_public(session: AsyncSession, customer: Customer) -> ManagerP
 @router.post("/customers/{customer_id}/interactions", status_code=status.HTTP_201_CREATED,
              responses=problems(404, 409, 410),
              response_model=InteractionPublic, summary="Log a touch with the customer")
-async def log_interaction(customer_id: CustomerId, body: InteractionCreate, db: DbDep, who: Staff) -> InteractionPublic:
+async def log_interaction(customer_id: CustomerId, body: InteractionCreate, db: DbDep, staff: StaffDep,
+                          who: Staff) -> InteractionPublic:
+    await staff.require(db, {"employee_id": body.employee_id})
     async with db.transaction() as session:
         interaction = await interactions.log_interaction(session, customer_id=customer_id, data=body, actor=who.subject)
     return InteractionPublic.model_validate(interaction)
@@ -215,8 +220,9 @@ async def list_interactions(customer_id: CustomerId, db: DbDep, _: Staff, page: 
 @router.post("/customers/{customer_id}/consultations", status_code=status.HTTP_201_CREATED,
              responses=problems(404, 409, 410),
              response_model=ConsultationPublic, summary="Schedule a follow-up consultation")
-async def schedule_consultation(customer_id: CustomerId, body: ConsultationCreate, db: DbDep,
+async def schedule_consultation(customer_id: CustomerId, body: ConsultationCreate, db: DbDep, staff: StaffDep,
                                 who: Staff) -> ConsultationPublic:
+    await staff.require(db, {"employee_id": body.employee_id})
     async with db.transaction() as session:
         consultation = await consultations.schedule_consultation(session, customer_id=customer_id, data=body,
                                                                  actor=who.subject)

@@ -230,6 +230,10 @@ class ConsultationPublic(BaseModel):
     employee_id: str
     topic: str
     product_id: str | None
+    reason: Literal["manual", "locomotive_sale", "retention"] = Field(
+        default="manual", description="staff scheduled it, a paid order with a locomotive product (order_id) "
+                                      "or a partnership at risk called for it")
+    order_id: str | None = None
     due_at: datetime
     status: Literal["scheduled", "completed", "cancelled"]
     outcome: str | None

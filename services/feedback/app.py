@@ -12,11 +12,14 @@ from services.feedback.breach_detector import BreachDetector, instance_name
 from services.feedback.config import FeedbackSettings
 from services.feedback.directory import HttpOwnerDirectory, OwnerDirectory
 from services.feedback.handlers import handlers
+from services.feedback.models import EmployeeReplica
 from services.feedback.router import router
 from services.feedback.use_cases.sla import DEADLINE_KEY
 from shared.events.registry import service_topic
 from shared.http.app import create_service_app
 from shared.runtime import ServiceRuntime
+from shared.staff.directory import EmployeeLookup, StaffDirectory
+from shared.staff.settings import staff_directory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -36,7 +39,7 @@ def _wake_on_new_deadlines(runtime: ServiceRuntime, detector: BreachDetector) ->
 
 
 def create_app(settings: FeedbackSettings | None = None, *, owner_directory: OwnerDirectory | None = None,
-               ) -> FastAPI:
+               staff_lookup: EmployeeLookup | None = None) -> FastAPI:
     settings = settings or FeedbackSettings()
     runtime = ServiceRuntime(settings, migrations_dir=MIGRATIONS, published_topics=[service_topic("feedback")],
                              handlers=handlers)
@@ -53,5 +56,7 @@ def create_app(settings: FeedbackSettings | None = None, *, owner_directory: Own
         routers=[router],
     )
     app.state.owner_directory = owner_directory or HttpOwnerDirectory(settings)
+    app.state.staff = (StaffDirectory(EmployeeReplica.__table__, staff_lookup) if staff_lookup
+                       else staff_directory(settings, EmployeeReplica.__table__))
     app.state.breach_detector = detector
     return app

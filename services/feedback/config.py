@@ -6,9 +6,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
+from shared.staff.settings import StaffDirectorySettings
 
 
-class FeedbackSettings(ServiceSettings):
+class FeedbackSettings(ServiceSettings, StaffDirectorySettings):
     model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore")
 
     service_name: str = "feedback"

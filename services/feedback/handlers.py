@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.feedback.models import EmployeeReplica
 from services.feedback.use_cases import replicas
 from shared.bus.handlers import HandlerRegistry
 from shared.events.contracts import customers as customer_events
-from shared.events.contracts import incentives as employee_events
 from shared.events.contracts import orders as order_events
 from shared.events.envelope import EventEnvelope
+from shared.staff.directory import register_handlers
 
 handlers = HandlerRegistry()
 
@@ -73,11 +74,5 @@ async def product_snapshot(session: AsyncSession, envelope: EventEnvelope) -> No
                                        source="event")
 
 
-@handlers.on("incentives.employee.hired", 1)
-@handlers.on("incentives.employee.updated", 1)
-@handlers.on("incentives.employee.left", 1)
-async def employee_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
-    event = employee_events.EmployeeSnapshot.model_validate(envelope.payload)
-    await replicas.apply_employee(session, employee_id=event.employee_id, name=event.name, role=event.role,
-                                  team=event.team, active=event.active, hired_on=event.hired_on,
-                                  left_on=event.left_on, state_at=envelope.occurred_at)
+# The staff directory (incentives.employee.*), kept by the shared mechanism every service uses.
+register_handlers(handlers, EmployeeReplica.__table__)

@@ -75,6 +75,7 @@ from shared.http.errors import DependencyUnavailable, Unprocessable
 from shared.http.inputs import Instant, QueryBool
 from shared.http.openapi import problems
 from shared.http.pagination import PageParams, page_params
+from shared.staff.http import StaffDep
 
 router = APIRouter()
 
@@ -158,8 +159,9 @@ async def _case_view(db: Database, case_id: str) -> CasePublic:
                   responses=problems(409, 410, 422, 503),
                   summary="Open a case (retry safely with Idempotency-Key)")
 async def open_case(body: CaseCreate, db: DbDep, settings: SettingsDep, directory: DirectoryDep, who: Intake,
-                    response: Response, idempotency_key: IdempotencyKey = None) -> CasePublic:
+                    staff: StaffDep, response: Response, idempotency_key: IdempotencyKey = None) -> CasePublic:
     scope = f"feedback.cases:{who.subject}"
+    await staff.require(db, {"employee_id": body.employee_id, "assignee_id": body.assignee_id})
     fingerprint = idempotency.fingerprint(body.model_dump(mode="json"))
     for attempt in (1, 2):
         try:
@@ -254,7 +256,8 @@ async def _command(db: Database, run: Callable[[Any, datetime], Awaitable[Any]])
 
 @case_routes.post("/cases/{case_id}/assign", response_model=CasePublic, responses=problems(404, 409, 422),
                   summary="Assign (or reassign) the case to an employee")
-async def assign(case_id: CaseId, body: AssignRequest, db: DbDep, who: Staff) -> CasePublic:
+async def assign(case_id: CaseId, body: AssignRequest, db: DbDep, staff: StaffDep, who: Staff) -> CasePublic:
+    await staff.require(db, {"assignee_id": body.assignee_id})
     return await _command(db, lambda s, now: cases.assign(s, case_id=case_id, assignee_id=body.assignee_id,
                                                           actor=who.subject, now=now))
 
@@ -482,8 +485,10 @@ async def get_version(standard_id: StandardId, version: VersionNo, db: DbDep, _:
                       responses={200: {"description": "Already acknowledged: the first record"},
                                  **problems(404, 409, 422)},
                       summary="Record that an employee read and accepted the version in force (once per version)")
-async def acknowledge(standard_id: StandardId, db: DbDep, who: Employee, response: Response,
+async def acknowledge(standard_id: StandardId, db: DbDep, who: Employee, staff: StaffDep, response: Response,
                       body: AcknowledgementCreate | None = None) -> AcknowledgementPublic:
+    # Only someone in the staff directory acknowledges (the caller, or whom a manager names).
+    await staff.require(db, {"employee_id": (body.employee_id if body else None) or who.subject})
     now = utcnow()
     async with db.transaction() as session:
         row, created = await standards.acknowledge(

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.orders.models import StaffMember
 from services.orders.use_cases import customers as customer_cases
 from services.orders.use_cases import erasure
 from services.orders.use_cases import loyalty as loyalty_cases
 from shared.bus.handlers import HandlerRegistry
 from shared.events.contracts import customers as customer_events
 from shared.events.envelope import EventEnvelope
+from shared.staff.directory import register_handlers
 
 handlers = HandlerRegistry()
 
@@ -58,3 +60,7 @@ async def customer_erased(session: AsyncSession, envelope: EventEnvelope) -> Non
     event = customer_events.CustomerErasedV1.model_validate(envelope.payload)
     await erasure.erase_customer(session, customer_id=event.customer_id, erased_at=event.erased_at,
                                  revision=event.revision)
+
+
+# The staff directory (incentives.employee.*): the sales employee of an order is checked against it.
+register_handlers(handlers, StaffMember)

@@ -11,6 +11,7 @@ from sqlmodel import Field
 
 from shared.db.base import service_base
 from shared.db.types import ExactDecimal, Money, UTCDateTime, utcnow
+from shared.staff.directory import replica_table
 
 Table = service_base("orders")
 
@@ -257,5 +258,8 @@ class LoyaltyEntry(Table, table=True):
     effective_at: datetime = Field(sa_column=_utc())
     recorded_at: datetime = Field(default_factory=utcnow, sa_column=_utc())
 
+
+# The staff directory as incentives publishes it: the sales employee of an order is checked against it.
+StaffMember = replica_table(Table.metadata)
 
 metadata = Table.metadata

@@ -52,6 +52,7 @@ from shared.http.auth import Principal, require_roles
 from shared.http.inputs import Instant, QueryBool
 from shared.http.openapi import problems
 from shared.http.pagination import PageParams, page_params
+from shared.staff.http import StaffDep
 
 router = APIRouter()
 
@@ -160,9 +161,10 @@ async def _know_customer(db: Database, directory: CustomerDirectory, customer_id
              summary="Place an order priced from the catalogue with the customer's loyalty discount "
                      "(retry safely with Idempotency-Key)")
 async def place_order(body: OrderCreate, db: DbDep, settings: SettingsDep, directory: DirectoryDep, who: Staff,
-                      response: Response, idempotency_key: IdempotencyKey = None) -> OrderPublic:
+                      staff: StaffDep, response: Response, idempotency_key: IdempotencyKey = None) -> OrderPublic:
     scope = f"orders.place:{who.subject}"
     await _know_customer(db, directory, body.customer_id)
+    await staff.require(db, {"sales_employee_id": body.sales_employee_id})
     async with db.transaction() as session:
         if idempotency_key is not None:
             stored = await idempotency.begin(session, scope=scope, key=idempotency_key,

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared.events.types import DecimalString
-from shared.http.inputs import Input, MoneyInput, StrictBool, decimal_input
+from shared.http.inputs import Input, MoneyInput, PastInstant, StrictBool, decimal_input
 from shared.http.pagination import Page
 
 OrderChannel = Literal["store", "phone", "email", "sms", "messenger", "web", "field", "post"]
@@ -117,6 +117,9 @@ class OrderCreate(Input):
     channel: OrderChannel
     sales_employee_id: EmployeeId = Field(description="who made the sale")
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    placed_at: PastInstant | None = Field(default=None, description=(
+        "when the order was placed, for history recorded after the fact (an import from another system); "
+        "default now. Prices and the loyalty discount are today's"))
 
     @field_validator("lines")
     @classmethod
@@ -130,10 +133,16 @@ class OrderCreate(Input):
 class PaymentCreate(Input):
     method: PaymentMethod | None = None
     reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = None
+    paid_at: PastInstant | None = Field(default=None, description=(
+        "when it was paid, for history recorded after the fact; default now; not before the order was placed. "
+        "The loyalty accrual is dated at it"))
 
 
 class CancelRequest(Input):
     reason: Reason | None = None
+    cancelled_at: PastInstant | None = Field(default=None, description=(
+        "when it was cancelled, for history recorded after the fact; default now; not before the order was "
+        "placed or paid"))
 
 
 class ReturnLineCreate(Input):
@@ -146,6 +155,8 @@ class ReturnCreate(Input):
 
     lines: list[ReturnLineCreate] | None = Field(default=None, min_length=1, max_length=200)
     reason: Reason | None = None
+    returned_at: PastInstant | None = Field(default=None, description=(
+        "when the goods came back, for history recorded after the fact; default now; not before the payment"))
 
     @field_validator("lines")
     @classmethod

@@ -9,9 +9,14 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+
+from shared.bus.kafka import start_producer, stop_quietly
+from shared.events.envelope import EventEnvelope
+from shared.events.registry import EventContract, service_topic
 
 
 @dataclass
@@ -104,3 +109,37 @@ async def recorded(bootstrap: str, topic: str) -> AsyncIterator[EventLog]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await asyncio.wait_for(consumer.stop(), 15)
+
+
+class Bus:
+    """Publishes events as another service's relay would (envelope, key, headers), for a consumer's tests."""
+
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
+
+    async def publish(self, contract: EventContract, *, key: str, aggregate_id: str,
+                      occurred_at: datetime | None = None, event_id: uuid.UUID | None = None,
+                      customer_id: str | None = None) -> EventEnvelope:
+        envelope = EventEnvelope(
+            event_id=event_id or uuid.uuid4(), type=contract.event_type, version=contract.event_version,
+            occurred_at=occurred_at or datetime.now().astimezone(), producer=contract.event_type.split(".")[0],
+            aggregate_id=aggregate_id, customer_id=customer_id, correlation_id=str(uuid.uuid4()),
+            payload=contract.model_dump(mode="json"))
+        await self.send(envelope, key=key)
+        return envelope
+
+    async def send(self, envelope: EventEnvelope, *, key: str) -> None:
+        topic = service_topic(envelope.producer)
+        await self.producer.send_and_wait(topic, envelope.to_bytes(), key=key.encode(),
+                                          headers=[("event-type", envelope.type.encode()),
+                                                   ("event-id", str(envelope.event_id).encode())])
+
+
+@asynccontextmanager
+async def bus_for(bootstrap: str, *, client_id: str) -> AsyncIterator[Bus]:
+    """A :class:`Bus` with a producer of its own, stopped on exit."""
+    producer = await start_producer(bootstrap, client_id=client_id)
+    try:
+        yield Bus(producer)
+    finally:
+        await stop_quietly(producer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from shared.http.inputs import (
     Input,
     Instant,
     MoneyInput,
+    PastInstant,
     QueryBool,
     SignedMoneyInput,
     StrictBool,
@@ -104,6 +105,16 @@ def test_an_instant_is_iso_8601_with_an_offset_returned_in_utc(text: str, utc: d
 ])
 def test_unix_times_naive_and_impossible_instants_are_refused(value: Any) -> None:
     assert refused(INSTANT, value)
+
+
+def test_a_past_instant_is_not_in_the_future_beyond_clock_skew_nor_before_2000() -> None:
+    past = TypeAdapter(PastInstant)
+    now = datetime.now(UTC)
+    assert past.validate_python((now - timedelta(days=700)).isoformat()) == now - timedelta(days=700)
+    assert past.validate_python((now + timedelta(minutes=1)).isoformat())  # a client clock a little ahead
+    for refused_value in ((now + timedelta(minutes=10)).isoformat(), "1999-12-31T23:59:59Z", 0,
+                          "2026-03-01T02:30:00"):
+        assert refused(past, refused_value), refused_value
 
 
 def test_the_event_types_refuse_what_lax_parsing_would_misread() -> None:

@@ -19,10 +19,13 @@ from services.customers.app import create_app
 from services.customers.config import CustomersSettings
 from shared.bus.kafka import ensure_topics
 from shared.events.registry import dead_letter_topic, service_topic
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client, bearer
-from shared.testing.events import EventLog, recorded
+from shared.testing.events import Bus, EventLog, bus_for, recorded
 
 TOPIC = service_topic("customers")
+# What the service consumes: orders' sales, incentives' locomotive flags, analytics' at-risk news.
+CONSUMED = [service_topic(name) for name in ("orders", "incentives", "analytics")]
 PROBLEM_JSON = "application/problem+json"
 
 MANAGER = bearer("manager", subject="mgr-1")
@@ -99,14 +102,22 @@ def settings_for(database_url: str, kafka_bootstrap: str, **overrides: Any) -> C
 
 @pytest.fixture(scope="session")
 async def customers_topic(kafka_bootstrap: str) -> str:
-    await ensure_topics(kafka_bootstrap, [TOPIC, dead_letter_topic(TOPIC)])
+    topics = [TOPIC, *CONSUMED]
+    await ensure_topics(kafka_bootstrap, topics + [dead_letter_topic(t) for t in topics])
     return kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+async def bus(customers_topic: str) -> AsyncIterator[Bus]:
+    """Publishes other services' events into their topics."""
+    async with bus_for(customers_topic, client_id="customers-tests") as publisher:
+        yield publisher
 
 
 @pytest.fixture(scope="module")
 async def client(module_database_url: str, customers_topic: str) -> AsyncIterator[httpx.AsyncClient]:
     """The customers app of this module: migrated, relay running, talking ASGI."""
-    app = create_app(settings_for(module_database_url, customers_topic))
+    app = create_app(settings_for(module_database_url, customers_topic), staff_lookup=AnyEmployee())
     async with app_client(app) as http:
         yield http
 
@@ -114,7 +125,7 @@ async def client(module_database_url: str, customers_topic: str) -> AsyncIterato
 @pytest.fixture
 async def fresh_client(database_url: str, customers_topic: str) -> AsyncIterator[httpx.AsyncClient]:
     """An app over an empty database of this test's own."""
-    app = create_app(settings_for(database_url, customers_topic))
+    app = create_app(settings_for(database_url, customers_topic), staff_lookup=AnyEmployee())
     async with app_client(app) as http:
         yield http
 

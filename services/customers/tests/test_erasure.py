@@ -26,6 +26,7 @@ from services.customers.tests.conftest import (
     unique,
     unique_phone,
 )
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client
 from shared.testing.erasure import PersonalData, assert_erased, find_personal_data
 
@@ -44,7 +45,8 @@ class EchoingGateway:
 
 @pytest.fixture
 async def client(database_url: str, customers_topic: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings_for(database_url, customers_topic), channel_adapter=EchoingGateway())
+    app = create_app(settings_for(database_url, customers_topic), channel_adapter=EchoingGateway(),
+                     staff_lookup=AnyEmployee())
     async with app_client(app) as http:
         yield http
 

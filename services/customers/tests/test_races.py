@@ -25,6 +25,7 @@ from services.customers.tests.conftest import (
     unique_phone,
 )
 from services.customers.use_cases import customers, erasure
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,8 @@ HELD = 1.0  # how long a racing request is left waiting on the open transaction
 
 @pytest.fixture(scope="module")
 async def app(module_database_url: str, customers_topic: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    customers_app = create_app(settings_for(module_database_url, customers_topic, bus_enabled=False))
+    customers_app = create_app(settings_for(module_database_url, customers_topic, bus_enabled=False),
+                               staff_lookup=AnyEmployee())
     async with app_client(customers_app) as client:
         yield customers_app, client
 

@@ -25,6 +25,7 @@ from services.customers.models import (
     ManagerAssignment,
 )
 from services.customers.schemas import CustomerCreate, CustomerPublic, CustomerUpdate
+from services.customers.use_cases import follow_ups
 from shared.bus.outbox import add_event
 from shared.db.types import utcnow
 from shared.events.contracts import customers as events
@@ -340,6 +341,7 @@ async def merge_customers(session: AsyncSession, *, survivor_id: str, duplicate_
                               .where(ManagerAssignment.customer_id == duplicate.id,
                                      ManagerAssignment.ended_at.is_(None))
                               .values(ended_at=now))
+    await follow_ups.before_merge(session, survivor_id=survivor.id, duplicate_id=duplicate.id, now=now)
     for model in (ConsentChange, Interaction, Consultation, ManagerAssignment):
         await session.execute(update(model).where(model.customer_id == duplicate.id).values(customer_id=survivor.id))
 

@@ -23,6 +23,7 @@ from shared.bus.kafka import ensure_topics
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import dead_letter_topic, service_topic
 from shared.http.errors import DependencyUnavailable
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client, bearer
 from shared.testing.events import EventLog, recorded
 
@@ -130,7 +131,7 @@ def owners() -> FakeOwners:
 @pytest.fixture(scope="module")
 async def client(module_database_url: str, topics: str, owners: FakeOwners) -> AsyncIterator[httpx.AsyncClient]:
     """The feedback app of this module: migrated, relay, consumers and breach detector running."""
-    app = create_app(settings_for(module_database_url, topics), owner_directory=owners)
+    app = create_app(settings_for(module_database_url, topics), owner_directory=owners, staff_lookup=AnyEmployee())
     async with app_client(app) as http:
         yield http
 

@@ -47,7 +47,7 @@ async def test_a_case_goes_through_the_whole_workflow_and_publishes_each_step(
     assert case["product_id"] == "prd-ink"  # the one product on the named line
     assert case["tags"] == ["a4", "wet"] and case["category_path"] == [category["id"]]
     assert case["priority"] == "high" and case["priority_by_rule"]  # a claim is high; wholesale stays high
-    assert case["employee_verified"] is False  # the staff directory has not heard of emp-courier
+    assert case["employee_verified"] is True  # unknown to the replica: asked for (the directory port) and kept
     assert case["sla"]["state"] == "on_track" and case["sla"]["calendar_time_zone"] == "Asia/Jakarta"
     assert case["sla"]["first_response"]["target_seconds"] == 2 * 3600
     assert case["allowed_commands"] == workflow.allowed_commands("new")

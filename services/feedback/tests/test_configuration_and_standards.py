@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.feedback.app import create_app
-from services.feedback.handlers import employee_snapshot
+from services.feedback.handlers import handlers
 from services.feedback.tests.conftest import (
     ALWAYS,
     ANALYST,
@@ -27,6 +27,7 @@ from services.feedback.tests.conftest import (
     unique,
 )
 from services.feedback.tests.test_sla_breach import policy
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client, bearer
 
 pytestmark = pytest.mark.integration
@@ -74,7 +75,8 @@ async def test_the_category_tree_is_managed(client: httpx.AsyncClient, owners: F
 
 async def test_policy_versions_apply_to_new_cases_only(database_url: str, topics: str) -> None:
     owners = FakeOwners()
-    async with app_client(create_app(settings_for(database_url, topics), owner_directory=owners)) as client:
+    app = create_app(settings_for(database_url, topics), owner_directory=owners, staff_lookup=AnyEmployee())
+    async with app_client(app) as client:
         before = await open_case(client, owners.customer_(), priority="normal")
         incomplete = {"targets": [{"kind": "claim", "priority": "low", "first_response": None, "resolution": None}]}
         problem = assert_problem(await client.put("/sla-policies", json=incomplete, headers=MANAGER), 422)
@@ -107,7 +109,8 @@ async def test_policy_versions_apply_to_new_cases_only(database_url: str, topics
 
 async def test_a_calendar_change_keeps_what_clocks_counted_and_replans_them(database_url: str, topics: str) -> None:
     owners = FakeOwners()
-    async with app_client(create_app(settings_for(database_url, topics), owner_directory=owners)) as client:
+    app = create_app(settings_for(database_url, topics), owner_directory=owners, staff_lookup=AnyEmployee())
+    async with app_client(app) as client:
         shown = (await client.get("/calendar", headers=SUPPORT)).json()
         assert shown["version"] == 0 and shown["time_zone"] == "Asia/Jakarta" and shown["country"] == "ID"
         assert shown["week"]["monday"] == [{"start": "09:00", "end": "12:00"}, {"start": "13:00", "end": "17:00"}]
@@ -142,7 +145,7 @@ async def employee(client: httpx.AsyncClient, employee_id: str, role: str, *, ac
         "employee_id": employee_id, "name": f"Staff {employee_id}", "role": role, "team": None, "email": None,
         "hired_on": "2024-01-02", "left_on": None, "active": active}, key=employee_id)
     async with client._transport.app.state.runtime.db.transaction() as session:  # type: ignore[attr-defined]
-        await employee_snapshot(session, event)
+        await handlers.get("incentives.employee.hired", 1)(session, event)  # type: ignore[misc]
 
 
 async def test_standards_versions_acknowledgements_and_citations(client: httpx.AsyncClient,
@@ -184,11 +187,11 @@ async def test_standards_versions_acknowledgements_and_citations(client: httpx.A
                                      headers=as_a), 422)  # only a manager records for someone else
     newcomer = await client.post(f"/standards/{sid}/acknowledgements", json={"employee_id": f"new-{tag}"},
                                  headers=MANAGER)
-    assert newcomer.status_code == 201 and newcomer.json()["employee_verified"] is False
+    assert newcomer.status_code == 201 and newcomer.json()["employee_verified"] is True  # asked for and kept
     status = (await client.get(f"/standards/{sid}/acknowledgements", headers=MANAGER)).json()
     assert status["version"] == 2 and status["required_roles"] == ["support"]
     assert {(a["employee_id"], a["verified"]) for a in status["acknowledged"]} == {(support_a, True),
-                                                                                  (f"new-{tag}", False)}
+                                                                                  (f"new-{tag}", True)}
     pending = {p["employee_id"] for p in status["pending"]}
     assert support_b in pending and sales not in pending and f"gone-{tag}" not in pending and support_a not in pending
 

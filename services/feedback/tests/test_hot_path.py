@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from services.feedback.app import create_app
 from services.feedback.tests.conftest import MANAGER, SUPPORT, FakeOwners, case_body, open_case, settings_for
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client
 
 pytestmark = pytest.mark.integration
@@ -24,7 +25,7 @@ async def test_opening_a_case_is_one_transaction_of_few_statements(database_url:
     # Relay, consumers and the breach detector off: nothing else in the process uses the engine.
     owners = FakeOwners()
     app = create_app(settings_for(database_url, topics, bus_enabled=False, breach_detector_enabled=False),
-                     owner_directory=owners)
+                     owner_directory=owners, staff_lookup=AnyEmployee())
     async with app_client(app) as client:
         await _count(client, owners)
 

@@ -237,7 +237,7 @@ async def test_the_staff_directory_verifies_employees(client: httpx.AsyncClient,
     customer = await register(client, producer)
     known, leaving = f"emp-{uuid.uuid4().hex[:6]}", f"emp-{uuid.uuid4().hex[:6]}"
     case = await open_case(client, customer, assignee_id=known)
-    assert case["assignee_verified"] is False  # accepted before the directory has heard of them
+    assert case["assignee_verified"] is True  # the replica had not heard of them: asked for and kept
     await publish(producer, INCENTIVES_TOPIC, employee_event("incentives.employee.hired", known))
     await publish(producer, INCENTIVES_TOPIC, employee_event("incentives.employee.hired", leaving))
     await publish(producer, INCENTIVES_TOPIC, employee_event("incentives.employee.left", leaving, active=False))

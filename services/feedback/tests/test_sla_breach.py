@@ -32,6 +32,7 @@ from services.feedback.tests.conftest import (
     resolve,
     settings_for,
 )
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client
 from shared.testing.events import EventLog
 
@@ -61,7 +62,7 @@ async def configure(client: httpx.AsyncClient, first_response: int, resolution: 
 @pytest.fixture
 async def app(database_url: str, topics: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, FakeOwners]]:
     owners = FakeOwners()
-    feedback = create_app(settings_for(database_url, topics), owner_directory=owners)
+    feedback = create_app(settings_for(database_url, topics), owner_directory=owners, staff_lookup=AnyEmployee())
     async with app_client(feedback) as client:
         yield feedback, client, owners
 
@@ -107,8 +108,10 @@ async def test_a_breach_is_detected_and_published_with_no_request_touching_the_c
 async def test_two_instances_on_one_database_report_each_breach_once(database_url: str, topics: str,
                                                                      event_log: EventLog) -> None:
     owners = FakeOwners()
-    first_app = create_app(settings_for(database_url, topics, breach_check_max_seconds=0.5), owner_directory=owners)
-    second_app = create_app(settings_for(database_url, topics, breach_check_max_seconds=0.5), owner_directory=owners)
+    first_app = create_app(settings_for(database_url, topics, breach_check_max_seconds=0.5), owner_directory=owners,
+                           staff_lookup=AnyEmployee())
+    second_app = create_app(settings_for(database_url, topics, breach_check_max_seconds=0.5), owner_directory=owners,
+                            staff_lookup=AnyEmployee())
     async with app_client(first_app) as one, app_client(second_app) as two:
         await configure(one, first_response=1, resolution=2)
         case_ids = []
@@ -133,7 +136,8 @@ async def test_two_instances_on_one_database_report_each_breach_once(database_ur
 async def test_a_clock_stopped_late_reports_its_breach_in_the_request(database_url: str, topics: str,
                                                                      event_log: EventLog) -> None:
     owners = FakeOwners()
-    quiet = create_app(settings_for(database_url, topics, breach_detector_enabled=False), owner_directory=owners)
+    quiet = create_app(settings_for(database_url, topics, breach_detector_enabled=False), owner_directory=owners,
+                       staff_lookup=AnyEmployee())
     async with app_client(quiet) as client:
         await configure(client, first_response=1, resolution=HOUR)
         case = await open_case(client, owners.customer_(), priority="normal")

@@ -23,6 +23,7 @@ from services.feedback.tests.conftest import (
     settings_for,
 )
 from services.feedback.working_time import HOUR_US
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client
 
 
@@ -74,7 +75,7 @@ def check(figures: dict) -> None:
 async def test_stats_on_postgresql(database_url: str, topics: str) -> None:
     owners = FakeOwners()
     async with app_client(create_app(settings_for(database_url, topics, bus_enabled=False),
-                                     owner_directory=owners)) as client:
+                                     owner_directory=owners, staff_lookup=AnyEmployee())) as client:
         figures = await figures_of(client, owners)
         assert figures["percentile_method"] == "percentile_cont"
         check(figures)
@@ -89,7 +90,7 @@ async def test_stats_on_postgresql(database_url: str, topics: str) -> None:
 async def test_stats_on_sqlite_give_the_same_figures(tmp_path: Path) -> None:
     owners = FakeOwners()
     settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'feedback.db'}", "127.0.0.1:1", bus_enabled=False)
-    async with app_client(create_app(settings, owner_directory=owners)) as client:
+    async with app_client(create_app(settings, owner_directory=owners, staff_lookup=AnyEmployee())) as client:
         figures = await figures_of(client, owners)
         assert figures["percentile_method"].startswith("ordered read")
         check(figures)

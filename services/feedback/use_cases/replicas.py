@@ -19,8 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.models import (
@@ -33,6 +31,7 @@ from services.feedback.models import (
     OrderReplica,
     ProductReplica,
 )
+from shared.db.dialect import insert_for
 from shared.db.types import utcnow
 
 ERASED_TEXT = "[erased]"
@@ -54,10 +53,6 @@ class ReplicaMiss(Exception):
         self.missing = missing
 
 
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-
-
 # ----- customers ------------------------------------------------------------------------------------
 
 def _customer_news_is_older(row: CustomerReplica, *, state_at: datetime, revision: int | None) -> bool:
@@ -74,7 +69,7 @@ async def apply_customer_state(session: AsyncSession, *, customer_id: str, statu
     row = await session.get(CustomerReplica, customer_id, with_for_update=True, populate_existing=True)
     if row is None:
         inserted = await session.execute(
-            _insert(session)(CustomerReplica)
+            insert_for(session)(CustomerReplica)
             .values(customer_id=customer_id, status=status, segment=segment, merged_into_id=merged_into_id,
                     revision=revision, state_at=state_at, source=source, updated_at=now)
             .on_conflict_do_nothing(index_elements=["customer_id"]))
@@ -153,7 +148,7 @@ async def anonymise_customer(session: AsyncSession, *, customer_id: str) -> int:
 async def _upsert_newest(session: AsyncSession, table: Any, key: str, key_value: str, values: dict[str, Any]) -> None:
     """Insert, or replace the row if this news is newer than what it holds (by ``state_at``)."""
     inserted = await session.execute(
-        _insert(session)(table).values(**{key: key_value}, **values).on_conflict_do_nothing(index_elements=[key]))
+        insert_for(session)(table).values(**{key: key_value}, **values).on_conflict_do_nothing(index_elements=[key]))
     if inserted.rowcount == 1:
         return
     column = getattr(table, key)
@@ -176,13 +171,6 @@ async def apply_product_state(session: AsyncSession, *, product_id: str, name: s
 
 
 # ----- the staff directory ---------------------------------------------------------------------------
-
-async def apply_employee(session: AsyncSession, *, employee_id: str, name: str, role: str, team: str | None,
-                         active: bool, hired_on: Any, left_on: Any, state_at: datetime) -> None:
-    await _upsert_newest(session, EmployeeReplica, "employee_id", employee_id, {
-        "name": name, "role": role, "team": team, "active": active, "hired_on": hired_on, "left_on": left_on,
-        "state_at": state_at, "updated_at": utcnow()})
-
 
 async def employees(session: AsyncSession, ids: set[str]) -> dict[str, EmployeeReplica]:
     ids = {i for i in ids if i}

@@ -16,14 +16,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import working_time
 from services.feedback.models import Case, CaseActivity, SlaBreach
 from services.feedback.working_time import US, Calendar, SlaClock
 from shared.bus.outbox import add_event
+from shared.db.dialect import insert_for
 from shared.events.contracts import feedback as events
 
 PREFIXES = ("fr", "res")
@@ -122,16 +121,12 @@ def path_ids(path: str | None) -> list[str]:
     return [part for part in (path or "").split("/") if part]
 
 
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-
-
 async def record_breach(session: AsyncSession, *, case: Case, prefix: str, due_at: datetime, at: datetime,
                         detected_by: str) -> bool:
     """Report a missed target once: True if this call claimed it (and raised the escalation level)."""
     level = case.escalation_level + 1
     claimed = await session.execute(
-        _insert(session)(SlaBreach)
+        insert_for(session)(SlaBreach)
         .values(case_id=case.id, target=TARGET_NAMES[prefix], resolution_round=case.resolution_no + 1,
                 due_at=due_at, breached_at=at, escalation_level=level, detected_by=detected_by)
         .on_conflict_do_nothing(index_elements=["case_id", "target"]))

@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, and_, cast, func, literal, or_, select, union_all
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.errors import StandardNotFound, Unknown
@@ -31,13 +29,10 @@ from services.feedback.models import (
 from services.feedback.schemas import AcknowledgementCreate, StandardCreate, StandardVersionCreate
 from services.feedback.use_cases import replicas, sla
 from shared.bus.outbox import add_event
+from shared.db.dialect import insert_for
 from shared.events.contracts import feedback as events
 from shared.http.errors import Conflict, Unprocessable
 from shared.http.pagination import PageParams, time_id_cursor, time_id_page
-
-
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
 async def get(session: AsyncSession, *, standard_id: str, for_update: bool = False) -> Standard:
@@ -146,7 +141,7 @@ async def acknowledge(session: AsyncSession, *, standard_id: str, data: Acknowle
         raise Conflict(f"version {current.version} is in force; acknowledge that one", standard_id=standard_id,
                        version_in_force=current.version, version=data.version)
     claimed = await session.execute(
-        _insert(session)(StandardAcknowledgement)
+        insert_for(session)(StandardAcknowledgement)
         .values(standard_id=standard_id, version=current.version, employee_id=employee_id, acknowledged_at=now,
                 recorded_by=actor)
         .on_conflict_do_nothing(index_elements=["standard_id", "version", "employee_id"]))

@@ -27,10 +27,9 @@ from services.incentives.config import IncentivesSettings
 from shared.bus.kafka import ensure_topics, start_producer, stop_quietly
 from shared.events.contracts import feedback as feedback_events
 from shared.events.contracts import orders as order_events
-from shared.events.envelope import EventEnvelope
-from shared.events.registry import EventContract, dead_letter_topic, service_topic
+from shared.events.registry import dead_letter_topic, service_topic
 from shared.testing.apps import app_client, bearer
-from shared.testing.events import EventLog, recorded
+from shared.testing.events import Bus, EventLog, recorded
 
 TOPIC = service_topic("incentives")
 ORDERS_TOPIC = service_topic("orders")
@@ -93,30 +92,6 @@ async def event_log(topics: str) -> AsyncIterator[EventLog]:
 
 
 # ----- publishing other services' events ---------------------------------------------------------
-
-class Bus:
-    """Publishes envelopes as the orders and feedback services' relays do."""
-
-    def __init__(self, producer: Any) -> None:
-        self.producer = producer
-
-    async def publish(self, contract: EventContract, *, key: str, aggregate_id: str,
-                      occurred_at: datetime | None = None, event_id: uuid.UUID | None = None,
-                      customer_id: str | None = None) -> EventEnvelope:
-        envelope = EventEnvelope(
-            event_id=event_id or uuid.uuid4(), type=contract.event_type, version=contract.event_version,
-            occurred_at=occurred_at or datetime.now().astimezone(), producer=contract.event_type.split(".")[0],
-            aggregate_id=aggregate_id, customer_id=customer_id, correlation_id=str(uuid.uuid4()),
-            payload=contract.model_dump(mode="json"))
-        await self.send(envelope, key=key)
-        return envelope
-
-    async def send(self, envelope: EventEnvelope, *, key: str) -> None:
-        topic = service_topic(envelope.producer)
-        await self.producer.send_and_wait(topic, envelope.to_bytes(), key=key.encode(),
-                                          headers=[("event-type", envelope.type.encode()),
-                                                   ("event-id", str(envelope.event_id).encode())])
-
 
 @pytest.fixture(scope="session")
 async def bus(topics: str) -> AsyncIterator[Bus]:

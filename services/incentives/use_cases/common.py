@@ -10,20 +10,13 @@ is serialised anyway (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.incentives.errors import InvalidPeriod, PeriodClosed
 from services.incentives.models import PeriodState
 from services.incentives.rules.periods import Period, PeriodError
-
-
-def insert_for(session: AsyncSession) -> Any:
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+from shared.db.dialect import insert_for as insert_for  # re-exported for the use cases
 
 
 def parse_period(text: str, field: str = "period") -> Period:

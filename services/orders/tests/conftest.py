@@ -25,6 +25,7 @@ from services.orders.customers_client import CustomerFacts
 from shared.bus.kafka import ensure_topics
 from shared.events.registry import dead_letter_topic, service_topic
 from shared.http.errors import DependencyUnavailable
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client, bearer
 from shared.testing.events import EventLog, recorded
 
@@ -105,7 +106,8 @@ def directory() -> FakeDirectory:
 @pytest.fixture(scope="module")
 async def client(module_database_url: str, topics: str, directory: FakeDirectory) -> AsyncIterator[httpx.AsyncClient]:
     """The orders app of this module: migrated, relay and consumer running, talking ASGI."""
-    app = create_app(settings_for(module_database_url, topics), customer_directory=directory)
+    app = create_app(settings_for(module_database_url, topics), customer_directory=directory,
+                     staff_lookup=AnyEmployee())
     async with app_client(app) as http:
         yield http
 

@@ -29,6 +29,7 @@ from services.orders.tests.conftest import (
     settings_for,
 )
 from shared.bus.tables import OutboxMessage
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client
 
 pytestmark = pytest.mark.integration
@@ -56,7 +57,7 @@ async def test_fifty_concurrent_orders_and_returns_leave_the_ledger_and_tier_exa
         database_url: str, topics: str, event_log: EventLog) -> None:
     directory = FakeDirectory()
     customer = directory.add()
-    app = create_app(settings_for(database_url, topics), customer_directory=directory)
+    app = create_app(settings_for(database_url, topics), customer_directory=directory, staff_lookup=AnyEmployee())
     async with app_client(app) as client:
         await put_program(client)
         products = [await create_product(client, price=p, cost=c)
@@ -165,7 +166,7 @@ async def test_the_same_idempotency_key_sent_concurrently_makes_exactly_one_orde
         database_url: str, topics: str) -> None:
     directory = FakeDirectory()
     customer = directory.add()  # unknown to the replica: every request also races to record it
-    app = create_app(settings_for(database_url, topics), customer_directory=directory)
+    app = create_app(settings_for(database_url, topics), customer_directory=directory, staff_lookup=AnyEmployee())
     async with app_client(app) as client:
         product = await create_product(client, price="15000.00", cost="9000.00")
         body = order_body(customer, (product, 4))

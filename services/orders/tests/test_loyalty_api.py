@@ -29,6 +29,7 @@ from services.orders.tests.conftest import (
     put_program,
     settings_for,
 )
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client
 
 pytestmark = pytest.mark.integration
@@ -185,7 +186,7 @@ async def unconfigured(database_url: str, topics: str) -> AsyncIterator[tuple[ht
     """An orders app over a database where no administrator ever put a program."""
     directory = FakeDirectory()
     async with app_client(create_app(settings_for(database_url, topics, bus_enabled=False),
-                                     customer_directory=directory)) as client:
+                                     customer_directory=directory, staff_lookup=AnyEmployee())) as client:
         yield client, directory
 
 

@@ -42,6 +42,7 @@ from services.orders.tests.conftest import (
 from services.orders.use_cases import loyalty as loyalty_cases
 from shared.bus.tables import OutboxMessage
 from shared.events.envelope import EventEnvelope
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client
 
 pytestmark = pytest.mark.integration
@@ -92,7 +93,8 @@ def manager_event(customer_id: str, employee_id: str, at: datetime, revision: in
 async def app(database_url: str, topics: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, FakeDirectory]]:
     """An app of this test's own (empty database, its own program), consumer off: events come by hand."""
     directory = FakeDirectory()
-    orders_app = create_app(settings_for(database_url, topics, bus_enabled=False), customer_directory=directory)
+    orders_app = create_app(settings_for(database_url, topics, bus_enabled=False), customer_directory=directory,
+                            staff_lookup=AnyEmployee())
     async with app_client(orders_app) as client:
         yield orders_app, client, directory
 

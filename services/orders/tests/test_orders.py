@@ -420,3 +420,48 @@ async def test_customer_ids_are_at_most_36_characters_like_the_customers_service
     assert_problem(await client.get("/orders", params={"customer_id": too_long}, headers=ANALYST), 422)
     longest = directory.add("b" * 36)
     assert (await place(client, longest, (product, 1)))["customer_id"] == longest
+
+
+async def test_history_recorded_after_the_fact_keeps_its_instants_in_order(
+        client: httpx.AsyncClient, directory: FakeDirectory, event_log: EventLog) -> None:
+    """An import of an older system's orders: placed, paid, returned and cancelled at past instants."""
+    from datetime import UTC, datetime, timedelta
+
+    customer = directory.add()
+    paper = await create_product(client, price="50.00", cost="30.00")
+    year_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=365)
+    iso = lambda at: at.isoformat().replace("+00:00", "Z")  # noqa: E731
+
+    kept = await place(client, customer, (paper, 4), placed_at=iso(year_ago))
+    assert kept["placed_at"] == iso(year_ago)
+    # Paid before it was placed, or in the future: refused, nothing recorded.
+    for paid_at in (iso(year_ago - timedelta(hours=1)), iso(datetime.now(UTC) + timedelta(hours=1)), 0,
+                    "2025-06-01T10:00:00"):
+        refused = await client.post(f"/orders/{kept['id']}/pay", json={"paid_at": paid_at}, headers=MANAGER)
+        assert_problem(refused, 422)
+    paid = await client.post(f"/orders/{kept['id']}/pay", headers=MANAGER,
+                             json={"method": "cash", "paid_at": iso(year_ago + timedelta(days=2))})
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["paid_at"] == iso(year_ago + timedelta(days=2))
+    ledger = await ledger_of(client, customer)
+    assert [(e["kind"], e["effective_at"]) for e in ledger] == [("accrual", iso(year_ago + timedelta(days=2)))]
+
+    assert_problem(await client.post(f"/orders/{kept['id']}/returns", headers=MANAGER, json={
+        "lines": [{"product_id": paper["id"], "quantity": 1}], "returned_at": iso(year_ago + timedelta(days=1))}), 422)
+    returned = await client.post(f"/orders/{kept['id']}/returns", headers=MANAGER, json={
+        "lines": [{"product_id": paper["id"], "quantity": 1}], "returned_at": iso(year_ago + timedelta(days=9))})
+    assert returned.status_code == 201, returned.text
+
+    dropped = await place(client, customer, (paper, 1), placed_at=iso(year_ago + timedelta(days=30)))
+    assert_problem(await client.post(f"/orders/{dropped['id']}/cancel", headers=MANAGER,
+                                     json={"cancelled_at": iso(year_ago + timedelta(days=29))}), 422)
+    cancelled = await client.post(f"/orders/{dropped['id']}/cancel", headers=MANAGER,
+                                  json={"cancelled_at": iso(year_ago + timedelta(days=31))})
+    assert cancelled.status_code == 200 and cancelled.json()["cancelled_at"] == iso(year_ago + timedelta(days=31))
+
+    events = {r.type: r for r in await event_log.wait_for(
+        lambda r: r.envelope.get("aggregate_id") in (kept["id"], dropped["id"])
+        and r.type != "orders.order.placed", count=3)}
+    assert events["orders.order.paid"].payload["paid_at"] == iso(year_ago + timedelta(days=2))
+    assert events["orders.order.returned"].payload["returned_at"] == iso(year_ago + timedelta(days=9))
+    assert events["orders.order.cancelled"].payload["cancelled_at"] == iso(year_ago + timedelta(days=31))

@@ -22,6 +22,7 @@ from services.orders.tests.conftest import (
     place,
     put_program,
 )
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client
 
 D = Decimal
@@ -31,7 +32,7 @@ async def test_orders_on_sqlite_keep_money_exact_under_concurrent_writers(tmp_pa
     directory = FakeDirectory()
     customer = directory.add()
     settings = OrdersSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}", bus_enabled=False)
-    app = create_app(settings, customer_directory=directory)
+    app = create_app(settings, customer_directory=directory, staff_lookup=AnyEmployee())
     assert app.state.runtime.db.is_sqlite
     async with app_client(app) as client:
         assert await app.state.runtime.db.journal_mode() == "wal"

@@ -41,6 +41,7 @@ from services.orders.tests.conftest import (
     settings_for,
 )
 from shared.events.envelope import EventEnvelope
+from shared.staff.directory import AnyEmployee
 from shared.testing.apps import app_client, free_port, served
 from shared.testing.erasure import PersonalData, assert_erased
 from shared.testing.infra import PostgresServer
@@ -88,9 +89,9 @@ async def both(customers_db: str, module_database_url: str,
                topics: str) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, FastAPI]]:
     """The real customers app with its bus on, and orders whose HTTP fallback points at nothing."""
     customers_app = create_customers_app(CustomersSettings(database_url=customers_db, kafka_bootstrap=topics,
-                                                           relay_idle_seconds=0.2))
+                                                           relay_idle_seconds=0.2), staff_lookup=AnyEmployee())
     closed = f"http://127.0.0.1:{free_port()}"  # HTTP would fail: only events can teach orders
-    orders_app = create_app(settings_for(module_database_url, topics, customers_url=closed))
+    orders_app = create_app(settings_for(module_database_url, topics, customers_url=closed), staff_lookup=AnyEmployee())
     async with app_client(customers_app) as customers, app_client(orders_app) as orders:
         yield customers, orders, orders_app
 
@@ -290,10 +291,10 @@ async def test_stale_and_repeated_customer_events_change_nothing(
 async def test_http_fallback_accepts_a_customer_whose_event_has_not_arrived(
         customers_db: str, database_url: str, topics: str) -> None:
     customers_app = create_customers_app(CustomersSettings(database_url=customers_db, kafka_bootstrap=topics,
-                                                           bus_enabled=False))
+                                                           bus_enabled=False), staff_lookup=AnyEmployee())
     port = free_port()
     orders_app = create_app(settings_for(database_url, topics, customers_url=f"http://127.0.0.1:{port}",
-                                         customers_timeout_seconds=2.0, bus_enabled=False))
+                                         customers_timeout_seconds=2.0, bus_enabled=False), staff_lookup=AnyEmployee())
     async with app_client(orders_app) as orders:
         product = await create_product(orders)
         async with served(customers_app, port=port) as customers_url:
@@ -333,13 +334,14 @@ async def test_http_fallback_accepts_a_customer_whose_event_has_not_arrived(
 async def test_http_fallback_refuses_when_the_customers_service_rejects_or_stalls(
         customers_db: str, database_url: str, topics: str) -> None:
     customers_app = create_customers_app(CustomersSettings(database_url=customers_db, kafka_bootstrap=topics,
-                                                           bus_enabled=False))
+                                                           bus_enabled=False), staff_lookup=AnyEmployee())
     async with served(customers_app) as customers_url:
         async with httpx.AsyncClient(base_url=customers_url) as customers:
             customer = await register(customers)
         # Wrong credentials: the customers service says 401; orders cannot verify, so 503.
         wrong_token = create_app(settings_for(database_url, topics, customers_url=customers_url,
-                                              customers_token="not-a-token", bus_enabled=False))
+                                              customers_token="not-a-token", bus_enabled=False),
+                                 staff_lookup=AnyEmployee())
         async with app_client(wrong_token) as orders:
             product = await create_product(orders)
             body = assert_problem(await orders.post("/orders", json=order_body(customer, (product, 1)),
@@ -354,7 +356,7 @@ async def test_http_fallback_refuses_when_the_customers_service_rejects_or_stall
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     stalled = create_app(settings_for(database_url, topics, customers_url=f"http://127.0.0.1:{port}",
-                                      customers_timeout_seconds=0.5, bus_enabled=False))
+                                      customers_timeout_seconds=0.5, bus_enabled=False), staff_lookup=AnyEmployee())
     try:
         async with app_client(stalled) as orders:
             product = await create_product(orders)
@@ -369,7 +371,7 @@ async def test_http_fallback_refuses_when_the_customers_service_rejects_or_stall
 async def test_http_fallback_reads_the_revision_and_takes_an_id_customers_refuses_as_unknown(
         customers_db: str, topics: str) -> None:
     customers_app = create_customers_app(CustomersSettings(database_url=customers_db, kafka_bootstrap=topics,
-                                                           bus_enabled=False))
+                                                           bus_enabled=False), staff_lookup=AnyEmployee())
     async with app_client(customers_app) as customers:
         customer = await register(customers)
         renamed = await customers.patch(f"/customers/{customer}", json={"name": "Toko Baru"}, headers=MANAGER)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.orders.customers_client import CustomerFacts
 from services.orders.errors import CustomerErased, CustomerMerged, CustomerUnknown
 from services.orders.models import CustomerReplica
-from services.orders.use_cases.sql import SHARE, insert_for
+from shared.db.dialect import SHARE, insert_for
 from shared.db.types import utcnow
 
 

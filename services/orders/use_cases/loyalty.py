@@ -18,8 +18,8 @@ from services.orders.models import CustomerReplica, LoyaltyAccount, LoyaltyEntry
 from services.orders.pricing import ZERO
 from services.orders.schemas import ProgramUpdate
 from services.orders.use_cases.customers import loyalty_owner
-from services.orders.use_cases.sql import insert_for
 from shared.bus.outbox import add_event
+from shared.db.dialect import insert_for
 from shared.db.types import utcnow
 from shared.events.contracts import orders as events
 from shared.http.errors import Conflict, NotFound, Unprocessable

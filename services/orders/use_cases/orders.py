@@ -109,12 +109,13 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
         raise Unprocessable(f"an order must total less than {pricing.MAX_ORDER_AMOUNT:f} {order_currency}",
                             field="lines")
     now = utcnow()
+    placed_at = data.placed_at or now
     zero = pricing.round_money(ZERO, order_currency)
     order = Order(customer_id=data.customer_id, sales_employee_id=data.sales_employee_id, channel=data.channel,
                   currency=order_currency, status="placed", loyalty_tier=tier_name, discount_percent=discount_percent,
                   gross=totals.gross, discount=totals.discount, net=totals.net, cost=totals.cost,
                   returned_gross=zero, returned_discount=zero, returned_net=zero, returned_cost=zero,
-                  note=data.note, placed_by=actor, placed_at=now, updated_at=now)
+                  note=data.note, placed_by=actor, placed_at=placed_at, updated_at=now)
     session.add(order)
     await session.flush()
     lines = [OrderLine(order_id=order.id, line_no=n, product_id=p.product_id, sku=products[p.product_id].sku,
@@ -126,7 +127,7 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
     session.add_all(lines)
     await session.flush()
     add_event(session, events.OrderPlacedV1(**_order_event_fields(order, lines), placed_by=actor),
-              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=placed_at)
     return order, lines
 
 
@@ -148,6 +149,18 @@ async def order_lines(session: AsyncSession, order_ids: Sequence[str]) -> dict[s
     return result
 
 
+def happened_at(given: datetime | None, *, now: datetime, not_before: list[tuple[str, datetime | None]],
+                field: str) -> datetime:
+    """When a step happened: ``given`` (history recorded after the fact) or now, never before the
+    order's earlier steps (``not_before``: their names and instants)."""
+    at = given or now
+    for step, earlier in not_before:
+        if earlier is not None and at < earlier:
+            raise Unprocessable(f"{field} must not be before the order was {step} ({earlier.isoformat()})",
+                                field=field)
+    return at
+
+
 async def _touch(session: AsyncSession, order: Order, now: datetime) -> list[OrderLine]:
     order.updated_at = now
     session.add(order)
@@ -164,12 +177,13 @@ async def pay_order(session: AsyncSession, *, order_id: str, data: PaymentCreate
     if order.status == "cancelled":
         raise InvalidTransition("a cancelled order cannot be paid", order_id=order.id, status=order.status)
     now = utcnow()
-    order.status, order.paid_at = "paid", now
+    paid_at = happened_at(data.paid_at, now=now, not_before=[("placed", order.placed_at)], field="paid_at")
+    order.status, order.paid_at = "paid", paid_at
     order.payment_method, order.payment_reference = data.method, data.reference
     lines = await _touch(session, order, now)
-    add_event(session, events.OrderPaidV2(**_order_event_fields(order, lines), paid_at=now,
+    add_event(session, events.OrderPaidV2(**_order_event_fields(order, lines), paid_at=paid_at,
                                           payment_method=order.payment_method),
-              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=paid_at)
     await accrue(session, order=order, currency=currency)
     return order, lines
 
@@ -202,18 +216,20 @@ async def cancel_order(session: AsyncSession, *, order_id: str, data: CancelRequ
                                 order_id=order.id, status=order.status)
     was_paid = order.status == "paid"
     now = utcnow()
+    cancelled_at = happened_at(data.cancelled_at, now=now, field="cancelled_at",
+                               not_before=[("placed", order.placed_at), ("paid", order.paid_at)])
     if was_paid:
         reversed_amounts = amounts(order.gross - order.returned_gross, order.discount - order.returned_discount,
                                    order.net - order.returned_net, order.cost - order.returned_cost)
     else:
         zero = pricing.round_money(ZERO, order.currency)
         reversed_amounts = amounts(zero, zero, zero, zero)
-    order.status, order.cancelled_at, order.cancel_reason = "cancelled", now, data.reason
+    order.status, order.cancelled_at, order.cancel_reason = "cancelled", cancelled_at, data.reason
     lines = await _touch(session, order, now)
-    add_event(session, events.OrderCancelledV2(**_order_event_fields(order, lines), cancelled_at=now,
+    add_event(session, events.OrderCancelledV2(**_order_event_fields(order, lines), cancelled_at=cancelled_at,
                                                was_paid=was_paid,
                                                reversed=events.Amounts(**reversed_amounts)),
-              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=cancelled_at)
     if was_paid:
         await reverse(session, order=order, kind="cancellation", ref="", amount=None, currency=currency)
     return order, lines

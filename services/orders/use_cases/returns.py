@@ -13,7 +13,7 @@ from services.orders.models import OrderReturn, OrderReturnLine
 from services.orders.pricing import ZERO
 from services.orders.schemas import ReturnCreate, ReturnLinePublic, ReturnPublic
 from services.orders.use_cases.loyalty import reverse
-from services.orders.use_cases.orders import amounts, get_order, order_lines
+from services.orders.use_cases.orders import amounts, get_order, happened_at, order_lines
 from shared.bus.outbox import add_event
 from shared.db.types import utcnow
 from shared.events.contracts import orders as events
@@ -52,8 +52,10 @@ async def create_return(session: AsyncSession, *, order_id: str, data: ReturnCre
             wanted.append((line, item.quantity))
 
     now = utcnow()
+    returned_at = happened_at(data.returned_at, now=now, not_before=[("paid", order.paid_at)], field="returned_at")
     order_return = OrderReturn(order_id=order.id, customer_id=order.customer_id, reason=data.reason,
-                               gross=ZERO, discount=ZERO, net=ZERO, cost=ZERO, created_by=actor, created_at=now)
+                               gross=ZERO, discount=ZERO, net=ZERO, cost=ZERO, created_by=actor,
+                               created_at=returned_at)
     session.add(order_return)
     await session.flush()
     return_lines: list[OrderReturnLine] = []
@@ -81,13 +83,13 @@ async def create_return(session: AsyncSession, *, order_id: str, data: ReturnCre
     add_event(session, events.OrderReturnedV2(
         return_id=order_return.id, order_id=order.id, customer_id=order.customer_id,
         sales_employee_id=order.sales_employee_id, channel=order.channel, currency=order.currency,
-        returned_at=now, order_paid_at=order.paid_at,
+        returned_at=returned_at, order_paid_at=order.paid_at,
         fully_returned=all(line.returned_quantity == line.quantity for line in lines),
         lines=[events.ReturnedLineV1(line_no=r.line_no, product_id=r.product_id, sku=by_product[r.product_id].sku,
                                      category=by_product[r.product_id].category, quantity=r.quantity,
                                      **amounts(r.gross, r.discount, r.net, r.cost)) for r in return_lines],
         **amounts(totals.gross, totals.discount, totals.net, totals.cost)),
-        aggregate_id=order.id, customer_id=order.customer_id, occurred_at=now)
+        aggregate_id=order.id, customer_id=order.customer_id, occurred_at=returned_at)
     await reverse(session, order=order, kind="return", ref=order_return.id, amount=totals.net, currency=currency)
     return order_return, return_lines
 

@@ -1,4 +1,4 @@
-"""SQL the use cases share that differs between PostgreSQL and SQLite."""
+"""SQL that differs between PostgreSQL and SQLite, written once for every service."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-SHARE: dict[str, Any] = {"read": True}  # with_for_update=SHARE: SELECT ... FOR SHARE
+SHARE: dict[str, Any] = {"read": True}  # with_for_update=SHARE: SELECT ... FOR SHARE (ignored by SQLite)
 
 
 def insert_for(session: AsyncSession) -> Any:
-    """The dialect's ``insert``, which has ``on_conflict_do_nothing`` on both databases."""
+    """The dialect's ``insert``: ``on_conflict_do_nothing`` / ``on_conflict_do_update`` on both databases."""
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
