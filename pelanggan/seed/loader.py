@@ -205,18 +205,21 @@ class Loader:
         async def one(customer_key: str) -> None:
             s, customer_id = self.services, self.customer_ids[customer_key]
             items = by_customer.get(customer_key, [])
-            # The log takes no Idempotency-Key: a customer whose log is not empty was done by an earlier run.
-            logged = (await s.call("customers", "GET", f"/customers/{customer_id}/interactions",
-                                   params={"limit": 1})).body["items"]
-            for item in [] if logged else items:
-                await s.call("customers", "POST", f"/customers/{customer_id}/interactions", json=item["body"])
+            # The log takes no Idempotency-Key: an entry already there (same instant, same summary) was sent by
+            # an earlier run. Other entries (the services' own follow-ups) are no reason to skip.
+            logged = {(x["occurred_at"][:19], x["summary"]) for x in await s.all_pages(
+                "customers", f"/customers/{customer_id}/interactions")} if items else set()
+            for item in items:
+                if (item["body"]["occurred_at"][:19], item["body"]["summary"]) not in logged:
+                    await s.call("customers", "POST", f"/customers/{customer_id}/interactions", json=item["body"])
             self.counts["interactions"] += len(items)
             self.progress.advance("contacts", len(items))
             if (consultation := consultations.get(customer_key)) is None:
                 return
-            agenda = (await s.call("customers", "GET", "/consultations",
-                                   params={"customer_id": customer_id, "limit": 1})).body["items"]
-            if not agenda:
+            # The agenda also holds the follow-ups the services schedule themselves (locomotive sales,
+            # retention calls): only the seed's own topic tells whether an earlier run made this one.
+            agenda = await s.all_pages("customers", "/consultations", {"customer_id": customer_id})
+            if not any(c["topic"] == consultation["body"]["topic"] for c in agenda):
                 made = (await s.call("customers", "POST", f"/customers/{customer_id}/consultations",
                                      json=consultation["body"])).body
                 if consultation["outcome"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -80,9 +81,14 @@ async def test_a_small_company_is_seeded_through_the_apis_and_a_second_run_sends
     assert outcome.counts["employees (already there)"] == 25
     assert outcome.counts["closed periods"] == len(plan.closed_periods) == 2
     assert outcome.requests > 0 and outcome.elapsed > 0
+    async with httpx.AsyncClient(base_url=urls["orders"], headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        placed = sorted(o["placed_at"][:10] for o in (await http.get("/orders", params={"limit": 200})).json()["items"])
+        assert plan.history_start <= placed[0] and placed[-1] < plan.history_end  # the history, not "now"
     async with httpx.AsyncClient(base_url=urls["incentives"], headers={"Authorization": f"Bearer {TOKEN}"}) as http:
         for period in plan.closed_periods:
             assert (await http.get(f"/plans/{period}")).json()["status"] == "closed"
+        points = [(await http.get(f"/periods/{p}/contributions")).json()["company_points"] for p in plan.closed_periods]
+        assert any(Decimal(p) > 0 for p in points)  # sales counted in their own (historical) months
     async with httpx.AsyncClient(base_url=urls["customers"], headers={"Authorization": f"Bearer {TOKEN}"}) as http:
         first = plan.customers[0]
         found = (await http.get("/customers", params={"q": first["body"]["emails"][0]})).json()["items"]
