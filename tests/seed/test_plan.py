@@ -65,9 +65,11 @@ def test_money_is_decimal_strings_with_cost_below_price(plan: Plan) -> None:
 
 
 def _orders_by_month(plan: Plan, segments: set[str]) -> dict[int, int]:
+    """Orders per calendar month of the customers there from the start (newcomers would add a growth trend)."""
+    from_start = {c["key"] for c in plan.customers if c["registered_on"] < plan.history_start}
     counts: dict[int, int] = defaultdict(int)
     for o in plan.orders:
-        if o["segment"] in segments:
+        if o["segment"] in segments and o["customer_key"] in from_start:
             counts[int(o["body"]["placed_at"][5:7])] += 1
     return counts
 
