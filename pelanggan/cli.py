@@ -130,6 +130,10 @@ def run(
     postgres: Annotated[bool, typer.Option(help="run on a local PostgreSQL (pelanggan postgres) instead of SQLite")]
     = False,
     postgres_port: Annotated[int, typer.Option(help="the local PostgreSQL's port")] = 55432,
+    seed_demo: Annotated[bool, typer.Option("--seed/--no-seed", help="load the demo company on first start")]
+    = True,
+    seed_customers: Annotated[int, typer.Option(help="customers of the demo company loaded on first start")] = 2000,
+    seed_months: Annotated[int, typer.Option(help="months of history of the demo company")] = 24,
 ) -> None:
     """Start the broker and every service on this machine (embedded SQLite databases under data/)."""
     from shared.config import ServiceSettings
@@ -144,7 +148,7 @@ def run(
     try:
         plan = system.plan(only=[s.strip() for s in services.split(",")] if services else None, ports=ports,
                            data_dir=data_dir, kafka_port=kafka_port, gateway_port=gateway_port if gateway else None,
-                           workers=workers, postgres_port=postgres_port if postgres else None, seed=True,
+                           workers=workers, postgres_port=postgres_port if postgres else None, seed=seed_demo,
                            start_kafka=kafka)
     except system.StartError as exc:
         _fail(str(exc))
@@ -185,6 +189,9 @@ def run(
         console.print(f"waiting for {len(plan.services)} service(s) to answer /readyz ...")
         system.wait_ready(plan.services, children,
                           on_ready=lambda s: console.print(f"  [green]ready[/green] {s.name} on {s.url}"))
+        if plan.seed:
+            console.print(system.seed_on_first_start(plan, customers=seed_customers, months=seed_months,
+                                                     console=console))
         if plan.gateway_port is not None and system.nginx_available():
             gateway_proc = system.Gateway(plan.gateway_port, {s.name: f"127.0.0.1:{s.port}" for s in plan.services})
             gateway_proc.start()
@@ -234,6 +241,48 @@ def _print_running(plan: system.Plan, gateway: system.Gateway | None, token: str
         console.print("admin token (12 h) for the docs' Authorize button and the dashboard:")
         typer.echo(token)
     console.print("Ctrl-C stops everything.")
+
+
+# ----- seed -------------------------------------------------------------------------------------
+
+
+@app.command("seed")
+def seed(
+    seed_value: Annotated[int, typer.Option("--seed", help="the same seed builds the same company")] = 42,
+    customers: Annotated[int, typer.Option(min=1, help="how many customers")] = 2000,
+    months: Annotated[int, typer.Option(min=1, max=120, help="months of order history, up to last month")] = 24,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="requests in flight")] = 12,
+    customers_url: Annotated[str | None, typer.Option(help="default: the local port of `pelanggan run`")] = None,
+    orders_url: Annotated[str | None, typer.Option()] = None,
+    feedback_url: Annotated[str | None, typer.Option()] = None,
+    incentives_url: Annotated[str | None, typer.Option()] = None,
+    analytics_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Load the example company (staff, catalogue, customers, two years of history) through the HTTP APIs.
+
+    Exit codes: 0 loaded (or already there: nothing is sent twice), 1 a service refused a request,
+    2 a service is not reachable.
+    """
+    from pelanggan.seed.client import DEFAULT_URLS, SeedError, Unreachable
+    from pelanggan.seed.loader import AlreadySeeded
+    from pelanggan.seed.runner import run_seed, service_token, summary_table
+
+    given = {"customers": customers_url, "orders": orders_url, "feedback": feedback_url,
+             "incentives": incentives_url, "analytics": analytics_url}
+    urls = {name: (given[name] or DEFAULT_URLS[name]).rstrip("/") for name in DEFAULT_URLS}
+    try:
+        outcome = run_seed(urls=urls, token=service_token(), seed=seed_value, customers=customers, months=months,
+                           concurrency=concurrency, console=console)
+    except AlreadySeeded as exc:
+        console.print(f"[yellow]{exc}[/yellow]")
+        return
+    except Unreachable as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except SeedError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(summary_table(outcome))
 
 
 # ----- dead letters -----------------------------------------------------------------------------

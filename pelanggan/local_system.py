@@ -214,6 +214,25 @@ class Gateway:
         shutil.rmtree(self.prefix, ignore_errors=True)
 
 
+def seed_on_first_start(p: Plan, *, customers: int, months: int, console: object) -> str:
+    """Load the demo company through the APIs unless the system already holds data; says what happened."""
+    from pelanggan.seed.client import SERVICES, SeedError
+    from pelanggan.seed.loader import AlreadySeeded
+    from pelanggan.seed.runner import run_seed, service_token, summary_table
+
+    if missing := [name for name in SERVICES if p.service(name) is None]:
+        return f"demo company not loaded: it needs every service ({', '.join(missing)} not started)"
+    try:
+        outcome = run_seed(urls={s.name: s.url for s in p.services}, token=service_token(), customers=customers,
+                           months=months, console=console)
+    except AlreadySeeded as exc:
+        return f"demo company: {exc} (skipped)"
+    except SeedError as exc:
+        raise StartError(f"loading the demo company failed: {exc}") from exc
+    console.print(summary_table(outcome))  # type: ignore[attr-defined]
+    return "demo company loaded"
+
+
 def nginx_available() -> bool:
     return shutil.which("nginx") is not None or Path("/usr/sbin/nginx").is_file()
 

@@ -55,6 +55,10 @@ class CustomerBase(Input):
 
 
 class CustomerCreate(CustomerBase):
+    registered_at: Instant | None = Field(
+        default=None, description="when the customer was first registered, for a customer imported from an older "
+                                  "system (not in the future); default: now")
+
     @model_validator(mode="after")
     def _reachable_or_identified(self) -> CustomerCreate:
         if not (self.emails or self.phones or self.tax_id):

@@ -63,6 +63,8 @@ class CaseCreate(Input):
                                                                      "the customer's segment")
     employee_id: EmployeeId | None = Field(default=None, description="the employee the case is about, if any")
     assignee_id: EmployeeId | None = Field(default=None, description="who handles it (assigned at once)")
+    received_at: Instant | None = Field(default=None, description="when it reached the company, for a case recorded "
+                                                                  "afterwards (not in the future); default: now")
 
     @model_validator(mode="after")
     def _coherent(self) -> CaseCreate:
@@ -88,6 +90,9 @@ class ResponseCreate(Input):
     channel: CaseChannel | None = Field(default=None, description="required for replies and customer messages")
     cited_standard_id: LocalId | None = None
     cited_standard_version: StrictPositive | None = Field(default=None, description="default: the version in force")
+    occurred_at: Instant | None = Field(default=None, description="when it happened, for a history imported "
+                                                                "afterwards: not in the future, not before the case's "
+                                                                "previous step; default: now")
 
     @model_validator(mode="after")
     def _channel_when_it_travels(self) -> ResponseCreate:
@@ -108,6 +113,9 @@ class ResolveRequest(Input):
     currency: Currency | None = Field(default=None, description="default: the service's currency")
     cited_standard_id: LocalId | None = None
     cited_standard_version: StrictPositive | None = None
+    occurred_at: Instant | None = Field(default=None, description="when it happened, for a history imported "
+                                                                "afterwards: not in the future, not before the case's "
+                                                                "previous step; default: now")
 
     @model_validator(mode="after")
     def _amount_matches_the_kind(self) -> ResolveRequest:
@@ -124,6 +132,9 @@ class ResolveRequest(Input):
 class RatingCreate(Input):
     rating: Annotated[int, Field(strict=True, ge=1, le=5)] = Field(description="CSAT, 1 (bad) to 5 (great)")
     comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)] | None = None
+    occurred_at: Instant | None = Field(default=None, description="when it happened, for a history imported "
+                                                                "afterwards: not in the future, not before the case's "
+                                                                "previous step; default: now")
 
 
 class ClockPublic(BaseModel):

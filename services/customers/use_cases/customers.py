@@ -205,6 +205,8 @@ async def register_customer(session: AsyncSession, *, data: CustomerCreate, defa
     if data.preferred_channel:
         raise Unprocessable("set the preferred channel together with the consents (PUT .../consents)",
                             field="preferred_channel")
+    if data.registered_at is not None and data.registered_at > utcnow():
+        raise Unprocessable("registered_at cannot be in the future", field="registered_at")
     pairs = _identifier_pairs(emails, phones, tax_id)
     await _refuse_duplicates(session, pairs, own_id=None)
     customer = Customer(
@@ -212,6 +214,8 @@ async def register_customer(session: AsyncSession, *, data: CustomerCreate, defa
         address=data.address.model_dump() if data.address else None, segment=data.segment, source=data.source,
         first_contact_channel=data.first_contact_channel, notes=data.notes,
         search_text=identity.search_text(name=data.name, emails=emails, phones=phones),
+        # An imported customer keeps the date of its first registration (the events say so too).
+        **({"created_at": data.registered_at} if data.registered_at is not None else {}),
     )
     session.add(customer)
     await session.flush()

@@ -13,7 +13,7 @@ workflow rule, changes the clocks, appends to the timeline and adds its event to
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, not_, or_, select
@@ -162,6 +162,7 @@ def _started_clocks(first_response: Any, resolution: Any, at: int, calendar: Cal
 async def open_case(session: AsyncSession, *, data: CaseCreate, actor: str, currency: str,
                     now: datetime) -> dict[str, Any]:
     """Open a case: the row as written, ready for ``public``."""
+    recorded_at, now = now, happened_at(data.received_at, now=now, field="received_at")
     customer, order, _product = await _references(session, data)
     product_id = await _check_order(session, data, order) if order is not None else data.product_id
     category = await _category(session, data.category_id)
@@ -185,6 +186,8 @@ async def open_case(session: AsyncSession, *, data: CaseCreate, actor: str, curr
         **_started_clocks(first_response, resolution, working_time.to_us(now), calendar),
     }
     values["next_deadline_at"] = sla.next_deadline(values)
+    if data.received_at is not None:
+        values["next_deadline_at"] = held_for_history(values["next_deadline_at"], recorded_at=recorded_at)
     values["seq"] = (await session.execute(insert(Case).values(**values).returning(Case.seq))).scalar_one()
     timeline = [{"case_id": values["id"], "kind": "received", "actor": actor, "at": now, "from_status": None,
                  "to_status": "new", "details": {"channel": data.channel, "priority": priority,
@@ -206,6 +209,42 @@ async def open_case(session: AsyncSession, *, data: CaseCreate, actor: str, curr
     sla.note_deadline(session, values["next_deadline_at"])
     values["_calendar"], values["_known"] = calendar, known
     return values
+
+
+# A history recorded afterwards comes one step per request: its deadlines are long past when the case is
+# written, and the breach detector would judge the clocks at the present before the next step (which may
+# well have been on time) arrives. The detector waits this long after each recorded step; a step that
+# stops a clock late is reported as a breach at its own instant by the step itself (sla.stop_or_pause).
+HISTORY_GRACE = timedelta(minutes=15)
+
+
+def held_for_history(deadline: datetime | None, *, recorded_at: datetime) -> datetime | None:
+    return None if deadline is None else max(deadline, recorded_at + HISTORY_GRACE)
+
+
+def happened_at(given: datetime | None, *, now: datetime, field: str) -> datetime:
+    """The instant a command took place: now, or an earlier one given for a history recorded afterwards."""
+    if given is None:
+        return now
+    if given > now:
+        raise Unprocessable(f"{field} cannot be in the future", field=field)
+    return given
+
+
+async def step_at(session: AsyncSession, case: Case, given: datetime | None, *, now: datetime,
+                  field: str = "occurred_at") -> datetime:
+    """Like ``happened_at`` for a step of an open case: a timeline runs forwards, so a given instant is not
+    before the case's previous step (its SLA clocks would run backwards)."""
+    at = happened_at(given, now=now, field=field)
+    if given is not None:
+        # The detector's "sla_breached" entries are observations at the present, not steps of the history.
+        previous = await session.scalar(select(CaseActivity.at).where(CaseActivity.case_id == case.id,
+                                                                      CaseActivity.kind != "sla_breached")
+                                        .order_by(CaseActivity.at.desc()).limit(1))
+        if previous is not None and at < previous:
+            raise Unprocessable(f"{field} cannot be before the case's previous step ({previous.isoformat()})",
+                                field=field, previous_at=previous.isoformat())
+    return at
 
 
 # ----- reading -----------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ ZERO = Decimal("0.00")
 async def resolve(session: AsyncSession, *, case_id: str, data: ResolveRequest, actor: str, currency: str,
                   now: datetime) -> tuple[Case, CaseResolution]:
     case = await cases.load_for(session, case_id=case_id, command="resolve")
+    now = await cases.step_at(session, case, data.occurred_at, now=now)
     cited_id, cited_version = await standards.resolve_citation(
         session, standard_id=data.cited_standard_id, version=data.cited_standard_version, now=now)
     calendar = await configuration.current_calendar(session)
@@ -63,6 +64,7 @@ async def resolve(session: AsyncSession, *, case_id: str, data: ResolveRequest, 
 
 async def rate(session: AsyncSession, *, case_id: str, data: RatingCreate, actor: str, now: datetime) -> Case:
     case = await cases.load_for(session, case_id=case_id, command="rate")
+    now = await cases.step_at(session, case, data.occurred_at, now=now)
     await session.execute(
         update(CaseResolution)
         .where(CaseResolution.case_id == case.id, CaseResolution.resolution_no == case.resolution_no,

@@ -20,6 +20,7 @@ from shared.events.contracts import feedback as events
 async def respond(session: AsyncSession, *, case_id: str, data: ResponseCreate, actor: str,
                   now: datetime) -> tuple[Case, CaseResponse]:
     case = await cases.load_for(session, case_id=case_id, command=data.kind)
+    recorded_at, now = now, await cases.step_at(session, case, data.occurred_at, now=now)
     cited_id, cited_version = await standards.resolve_citation(
         session, standard_id=data.cited_standard_id, version=data.cited_standard_version, now=now)
     first = data.kind == "reply" and case.first_response_at is None
@@ -46,5 +47,7 @@ async def respond(session: AsyncSession, *, case_id: str, data: ResponseCreate, 
     if resumes:
         await cases.resume_loaded(session, case, actor=actor, now=now)
     case.updated_at = now
+    if data.occurred_at is not None:
+        case.next_deadline_at = cases.held_for_history(case.next_deadline_at, recorded_at=recorded_at)
     return case, response
 
