@@ -139,11 +139,16 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="worker processes sharing the port (PostgreSQL only: SQLite stays single-process)")
     args = parser.parse_args(argv)
     config = server_config(args.factory, host=args.host, port=args.port, factory=True, workers=args.workers)
-    if config.workers > 1:
-        # uvicorn's supervisor: one listening socket, N worker processes each running this config.
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
-    else:
-        uvicorn.Server(config).run()
+    try:
+        if config.workers > 1:
+            # uvicorn's supervisor: one listening socket, N worker processes each running this config.
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully on SIGINT, then re-raises the signal it captured: the stop was
+        # asked for (Ctrl-C, `pelanggan run` stopping its children), not a crash worth a traceback.
+        pass
 
 
 if __name__ == "__main__":

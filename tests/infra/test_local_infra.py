@@ -18,12 +18,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared.infra.kafka import DEFAULT_HOME, LocalKafka
 from shared.infra.postgres import LocalPostgres
+from shared.testing.apps import free_port
 
 pytestmark = pytest.mark.integration
 
-PG_TEST_PORT = 55499
-KAFKA_TEST_PORT = 19192
-KAFKA_TEST_CONTROLLER_PORT = 19193
+# Free ports, not fixed ones: a fixed port collides with whatever else runs on the machine (a
+# developer's `pelanggan run --kafka-port 19192`, a parallel job).
+PG_TEST_PORT = free_port()
+KAFKA_TEST_PORT = free_port()
+KAFKA_TEST_CONTROLLER_PORT = free_port()
 
 
 def test_local_postgres_starts_creates_database_and_stops(tmp_path: Path) -> None:
