@@ -14,7 +14,7 @@ lives in the field types below. Every request model uses them instead of bare ``
 - :data:`StrictBool` in bodies (JSON ``true``/``false`` only), :data:`QueryBool` in query strings
   (``true``/``false`` only);
 - :data:`Instant` for instants, in bodies and query strings: an ISO-8601 string with an offset,
-  returned in UTC; :data:`PastInstant` for when something already happened (not in the future);
+  returned in UTC (``shared.http.history.happened_at`` for when something already happened);
 - :data:`Day` for calendar dates: ``YYYY-MM-DD`` only;
 - :data:`MoneyInput` / :data:`SignedMoneyInput` for amounts, and :func:`decimal_input` for other
   exact decimals: a plain decimal string such as ``"1250.50"``, never a JSON number.
@@ -23,11 +23,11 @@ lives in the field types below. Every request model uses them instead of bare ``
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
 from pydantic import StrictBool as StrictBool  # re-exported: the body boolean
 
 # Deeper than any request model of this project needs (an order's line is at depth 3).
@@ -137,24 +137,6 @@ def _instant(value: Any) -> datetime:
 Instant = Annotated[datetime, BeforeValidator(_instant)]
 """An instant: an ISO-8601 string with an offset (never a Unix time), returned as an aware UTC datetime."""
 
-# Clocks of a client and of the API replicas differ by a little: "now" from a client may be a few
-# seconds ahead of this replica's clock.
-CLOCK_SKEW = timedelta(minutes=5)
-HISTORY_START = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def _not_in_the_future(value: datetime) -> datetime:
-    if value > datetime.now(UTC) + CLOCK_SKEW:
-        raise ValueError("must not be in the future (it records when something happened)")
-    if value < HISTORY_START:
-        raise ValueError(f"must not be before {HISTORY_START:%Y-%m-%d}")
-    return value
-
-
-PastInstant = Annotated[datetime, BeforeValidator(_instant), AfterValidator(_not_in_the_future)]
-"""When something already happened, recorded after the fact (an import, a phone call noted later):
-an :data:`Instant` not in the future (a few minutes of clock skew allowed) and not before 2000."""
-
 
 # ----- dates ------------------------------------------------------------------------------------
 
@@ -212,5 +194,5 @@ SignedMoneyInput = decimal_input(signed=True)
 """An amount that may be negative (an adjustment, a correction): ``"-1250.50"``."""
 
 
-__all__ = ["MAX_JSON_DEPTH", "Day", "Input", "Instant", "MoneyInput", "PastInstant", "QueryBool", "SignedMoneyInput",
+__all__ = ["MAX_JSON_DEPTH", "Day", "Input", "Instant", "MoneyInput", "QueryBool", "SignedMoneyInput",
            "StrictBool", "decimal_input", "holds_nul", "json_depth_exceeds"]

@@ -30,6 +30,7 @@ from shared.bus.outbox import add_event
 from shared.db.types import utcnow
 from shared.events.contracts import customers as events
 from shared.http.errors import Conflict, Gone, NotFound, Unprocessable
+from shared.http.history import happened_at
 from shared.http.pagination import PageParams, time_id_cursor, time_id_page
 
 
@@ -205,8 +206,7 @@ async def register_customer(session: AsyncSession, *, data: CustomerCreate, defa
     if data.preferred_channel:
         raise Unprocessable("set the preferred channel together with the consents (PUT .../consents)",
                             field="preferred_channel")
-    if data.registered_at is not None and data.registered_at > utcnow():
-        raise Unprocessable("registered_at cannot be in the future", field="registered_at")
+    registered_at = happened_at(data.registered_at, now=utcnow(), field="registered_at")
     pairs = _identifier_pairs(emails, phones, tax_id)
     await _refuse_duplicates(session, pairs, own_id=None)
     customer = Customer(
@@ -215,7 +215,7 @@ async def register_customer(session: AsyncSession, *, data: CustomerCreate, defa
         first_contact_channel=data.first_contact_channel, notes=data.notes,
         search_text=identity.search_text(name=data.name, emails=emails, phones=phones),
         # An imported customer keeps the date of its first registration (the events say so too).
-        **({"created_at": data.registered_at} if data.registered_at is not None else {}),
+        **({"created_at": registered_at} if data.registered_at is not None else {}),
     )
     session.add(customer)
     await session.flush()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +11,7 @@ from services.customers.use_cases.customers import get_active_customer, get_cust
 from shared.bus.outbox import add_event
 from shared.db.types import utcnow
 from shared.events.contracts import customers as events
-from shared.http.errors import Unprocessable
+from shared.http.history import happened_at
 from shared.http.pagination import PageParams, time_id_cursor, time_id_page
 
 
@@ -22,11 +20,10 @@ async def log_interaction(session: AsyncSession, *, customer_id: str, data: Inte
     # Locked: logged during a merge it would land on the retired duplicate, during an erasure it
     # would keep its summary. Waiting for either, it sees the outcome (409 / 410).
     customer = await get_active_customer(session, customer_id=customer_id, for_update=True)
-    if data.occurred_at > utcnow() + timedelta(minutes=5):
-        raise Unprocessable("an interaction cannot happen in the future", field="occurred_at")
+    occurred_at = happened_at(data.occurred_at, now=utcnow(), field="occurred_at")
     interaction = Interaction(customer_id=customer.id, channel=data.channel, direction=data.direction,
                               employee_id=data.employee_id, summary=data.summary, outcome=data.outcome,
-                              occurred_at=data.occurred_at, recorded_by=actor)
+                              occurred_at=occurred_at, recorded_by=actor)
     session.add(interaction)
     await session.flush()
     add_event(session, events.InteractionLoggedV2(

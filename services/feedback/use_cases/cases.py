@@ -41,6 +41,7 @@ from services.feedback.working_time import US, Calendar, SlaClock
 from shared.bus.outbox import add_event
 from shared.events.contracts import feedback as events
 from shared.http.errors import Unprocessable
+from shared.http.history import happened_at
 from shared.http.pagination import PageParams, time_id_cursor, time_id_page
 
 CASE_COLUMNS = tuple(c.name for c in Case.__table__.columns)  # type: ignore[attr-defined]
@@ -220,15 +221,6 @@ HISTORY_GRACE = timedelta(minutes=15)
 
 def held_for_history(deadline: datetime | None, *, recorded_at: datetime) -> datetime | None:
     return None if deadline is None else max(deadline, recorded_at + HISTORY_GRACE)
-
-
-def happened_at(given: datetime | None, *, now: datetime, field: str) -> datetime:
-    """The instant a command took place: now, or an earlier one given for a history recorded afterwards."""
-    if given is None:
-        return now
-    if given > now:
-        raise Unprocessable(f"{field} cannot be in the future", field=field)
-    return given
 
 
 async def step_at(session: AsyncSession, case: Case, given: datetime | None, *, now: datetime,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,10 +29,8 @@ from shared.bus.outbox import add_event
 from shared.db.types import utcnow
 from shared.events.contracts import orders as events
 from shared.http.errors import Unprocessable
+from shared.http.history import happened_at
 from shared.http.pagination import PageParams, time_id_cursor, time_id_page
-
-# A client clock a little ahead of ours is not "the future": such an instant counts as now.
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 def instant_of(given: datetime | None, *, field: str, now: datetime,
@@ -45,9 +43,7 @@ def instant_of(given: datetime | None, *, field: str, now: datetime,
     earlier = [(name, at) for name, at in not_before if at is not None]
     if given is None:
         return max([now, *(at for _, at in earlier)])
-    if given > now + CLOCK_SKEW:
-        raise Unprocessable(f"{field} is in the future ({given.isoformat()}); it may be at most now", field=field)
-    at = min(given, now)
+    at = happened_at(given, now=now, field=field)
     for name, step_at in earlier:
         if at < step_at:
             raise Unprocessable(f"{field} ({at.isoformat()}) is before {name} ({step_at.isoformat()})",
