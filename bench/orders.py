@@ -25,6 +25,8 @@ import asyncio
 import logging
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,9 +80,36 @@ class Sizes:
         return cls(customers=2000, products=300, history_customers=200, history_orders_each=3, round_trip_orders=300)
 
 
-def orders_env(ctx: BenchContext, database_url: str, name: str, customers_url: str, *, bus: bool = True) -> dict:
+def orders_env(ctx: BenchContext, database_url: str, name: str, customers_url: str, incentives_url: str, *,
+               bus: bool = True) -> dict:
     return service_settings("orders", database_url=database_url, kafka_bootstrap=ctx.kafka_bootstrap,
-                            service_name=name, customers_url=customers_url, bus_enabled=bus)
+                            service_name=name, customers_url=customers_url, incentives_url=incentives_url,
+                            bus_enabled=bus)
+
+
+def incentives_env(ctx: BenchContext, database_url: str) -> dict:
+    return service_settings("incentives", database_url=database_url, kafka_bootstrap=ctx.kafka_bootstrap)
+
+
+@asynccontextmanager
+async def upstreams(ctx: BenchContext, label: str, customers_db: str
+                    ) -> AsyncIterator[tuple[ServiceProcess, ServiceProcess, list[str]]]:
+    """What an orders deployment relies on: customers (its customer replica, on ``customers_db``)
+    and incentives (its staff replica: every order names a sales employee, on a database of its
+    own), with the bench's employees hired; yields both services and the employee ids."""
+    incentives_db = await ctx.create_database()
+    async with running_service("customers", settings=customers_env(ctx, customers_db), work_dir=ctx.work_dir,
+                               label=f"customers-{label}") as customers, \
+            running_service("incentives", settings=incentives_env(ctx, incentives_db), work_dir=ctx.work_dir,
+                            label=f"incentives-{label}") as incentives:
+        yield customers, incentives, await seed.register_employees(incentives.url)
+
+
+async def replicas_filled(database: str, customer_ids: list[str], employee_ids: list[str]) -> None:
+    """Wait until an orders database has every customer and employee from Kafka, so no measured
+    order takes the HTTP fallback."""
+    await seed.wait_for_ids(database, "customer_replica", "customer_id", customer_ids)
+    await seed.wait_for_ids(database, "staff_member", "employee_id", employee_ids)
 
 
 def customers_env(ctx: BenchContext, database_url: str) -> dict:
@@ -99,15 +128,15 @@ async def run(ctx: BenchContext) -> list[Figure]:
     sqlite_baseline = ctx.work_dir / f"orders-baseline-{deployment}.db"
     figures: list[Figure] = []
 
-    async with running_service("customers", settings=customers_env(ctx, customers_db), work_dir=ctx.work_dir,
-                               label="customers-for-orders") as customers:
+    async with upstreams(ctx, "for-orders", customers_db) as (customers, incentives, employee_ids):
         customer_ids = await seed.register_customers(customers.url, sizes.customers)
         pg_name = f"orders-bench-pg-{deployment}"
-        service = await start_service("orders", settings=orders_env(ctx, orders_db, pg_name, customers.url),
+        service = await start_service("orders", settings=orders_env(ctx, orders_db, pg_name, customers.url,
+                                                                    incentives.url),
                                       work_dir=ctx.work_dir, label="orders-postgresql")
         try:
             at_rest = service.rss_mib()
-            await seed.wait_for_ids(plain_url(orders_db), "customer_replica", "customer_id", customer_ids)
+            await replicas_filled(plain_url(orders_db), customer_ids, employee_ids)
             products = await _seed_orders_service(service, customer_ids, sizes)
             await seed.outbox_drained(plain_url(orders_db))
             await upgrade_to_head(database_url=baseline_db, migrations_dir=ORDERS_MIGRATIONS)
@@ -125,16 +154,18 @@ async def run(ctx: BenchContext) -> list[Figure]:
             _note_errors(figures, service)
         finally:
             await stop_service(service)
-        figures += await _round_trips(ctx, orders_db, baseline_db, pg_name, customers.url, spec, sizes)
+        figures += await _round_trips(ctx, orders_db, baseline_db, pg_name, customers.url, incentives.url, spec,
+                                      sizes)
 
         # SQLite: another deployment of the service, reading the same customers topic into its own file.
         sqlite_url = f"sqlite+aiosqlite:///{sqlite_file}"
         sqlite_name = f"orders-bench-sqlite-{deployment}"
-        service = await start_service("orders", settings=orders_env(ctx, sqlite_url, sqlite_name, customers.url),
+        service = await start_service("orders", settings=orders_env(ctx, sqlite_url, sqlite_name, customers.url,
+                                                                    incentives.url),
                                       work_dir=ctx.work_dir, label="orders-sqlite")
     try:
         at_rest = service.rss_mib()
-        await seed.wait_for_ids(str(sqlite_file), "customer_replica", "customer_id", customer_ids)
+        await replicas_filled(str(sqlite_file), customer_ids, employee_ids)
         products = await _seed_orders_service(service, customer_ids, sizes)
         await seed.outbox_drained(str(sqlite_file))
         await upgrade_to_head(database_url=f"sqlite+aiosqlite:///{sqlite_baseline}", migrations_dir=ORDERS_MIGRATIONS)
@@ -266,12 +297,12 @@ async def _profile(ctx: BenchContext, db: str, service: ServiceProcess, spec: Pa
 # ----- round trips ----------------------------------------------------------------------------------------
 
 async def _round_trips(ctx: BenchContext, orders_db: str, baseline_db: str, name: str, customers_url: str,
-                       spec: Path, sizes: Sizes) -> list[Figure]:
+                       incentives_url: str, spec: Path, sizes: Sizes) -> list[Figure]:
     """Round trips (and statements) per order at c=1, the service with its bus off, both through the proxy."""
     proxy = await RoundTripProxy(*host_port(orders_db)).start()
     try:
         service = await start_service("orders", settings=orders_env(ctx, through_proxy(orders_db, proxy), name,
-                                                                    customers_url, bus=False),
+                                                                    customers_url, incentives_url, bus=False),
                                       work_dir=ctx.work_dir, label="orders-postgresql-round-trips")
         try:
             await load(service.url, spec, concurrency=1, requests=20)  # connections and prepared statements

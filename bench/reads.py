@@ -19,7 +19,7 @@ import uuid
 from bench import seed
 from bench.common import REPO_ROOT, BenchContext, Figure, cli, judge, median, plain_url
 from bench.measure import Outcome, generator_share, paired_ratios
-from bench.orders import customers_env, orders_env
+from bench.orders import orders_env, replicas_filled, upstreams
 from bench.processes import ServiceProcess, baseline, load, profile_under_load, running_service, write_spec
 from bench.profiles import summarise
 
@@ -35,15 +35,14 @@ async def run(ctx: BenchContext) -> list[Figure]:
     customers_db = await ctx.create_database()
     orders_db = await ctx.create_database()
     figures: list[Figure] = []
-    async with running_service("customers", settings=customers_env(ctx, customers_db), work_dir=ctx.work_dir,
-                               label="customers-reads") as customers:
+    async with upstreams(ctx, "reads", customers_db) as (customers, incentives, employee_ids):
         customers_at_rest = customers.rss_mib()
         customer_ids = await seed.register_customers(customers.url, customers_count, seed=11)
         async with running_service("orders", settings=orders_env(ctx, orders_db, f"orders-bench-reads-{deployment}",
-                                                                 customers.url),
+                                                                 customers.url, incentives.url),
                                    work_dir=ctx.work_dir, label="orders-reads") as orders:
             orders_at_rest = orders.rss_mib()
-            await seed.wait_for_ids(plain_url(orders_db), "customer_replica", "customer_id", customer_ids)
+            await replicas_filled(plain_url(orders_db), customer_ids, employee_ids)
             products = await seed.create_products(orders.url, 60, seed=12)
             await seed.place_orders(orders.url, customer_ids, products, orders_count)
             await seed.outbox_drained(plain_url(orders_db))

@@ -83,6 +83,20 @@ async def register_customers(url: str, count: int, *, seed: int = 1, concurrency
         return await _gather_bounded([lambda n=n: register(n) for n in range(count)], concurrency)
 
 
+async def register_employees(url: str) -> list[str]:
+    """The sales staff orders name (:data:`EMPLOYEES`), in the incentives staff directory; an id
+    already there (a resumed run) is kept. The services learn of them from its events."""
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=headers("manager")) as client:
+        async def hire(employee_id: str) -> str:
+            response = await client.post("/employees", json={"id": employee_id, "name": f"Bench {employee_id}",
+                                                             "role": "sales", "hired_on": "2020-01-01"})
+            if response.status_code != 409:
+                _created(response, "an employee")
+            return employee_id
+
+        return await _gather_bounded([lambda e=e: hire(e) for e in EMPLOYEES], 4)
+
+
 async def create_products(url: str, count: int, *, seed: int = 2) -> list[str]:
     rnd = random.Random(seed)
     run = uuid.uuid4().hex[:6].upper()
