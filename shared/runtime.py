@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from shared.bus.consumer import ConsumerRunner
 from shared.bus.handlers import HandlerRegistry
 from shared.bus.kafka import ensure_topics, start_producer
+from shared.bus.outbox import OUTBOX_WRITTEN
 from shared.bus.relay import OutboxRelay
 from shared.bus.retention import Pruner
 from shared.bus.tables import OutboxMessage
@@ -94,11 +95,11 @@ class ServiceRuntime:
         @event.listens_for(self.db.sync_session_class, "before_flush")
         def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
             if any(isinstance(obj, OutboxMessage) for obj in session.new):
-                session.info["outbox_written"] = True
+                session.info[OUTBOX_WRITTEN] = True  # write_event sets it itself
 
         @event.listens_for(self.db.sync_session_class, "after_commit")
         def _after_commit(session: Session) -> None:
-            if session.info.pop("outbox_written", False):
+            if session.info.pop(OUTBOX_WRITTEN, False):
                 relay.notify()
 
     def add_background(self, name: str, coroutine_factory: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -191,7 +191,7 @@ async def place_order(body: OrderCreate, db: DbDep, settings: SettingsDep, direc
                 if idempotency_key is not None:
                     await idempotency.record(session, scope=scope, key=idempotency_key,
                                              request_fingerprint=fingerprint, status_code=201,
-                                             body=public.model_dump(mode="json"))
+                                             body=public.model_dump_json())
         except CustomerUnknown:
             if learnt_customer:
                 raise

@@ -75,6 +75,15 @@ async def begin(session: AsyncSession, *, scope: str, key: str, request_fingerpr
     return StoredResponse(status_code=record.status_code or 200, body=json.loads(record.response or "null"))
 
 
+_KEYS = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+# The hot path's two statements, built once (Core on the table, so neither the ORM nor a
+# per-call ``.values()`` is paid for, and their compiled forms are cached).
+_LOOKUP = (select(_KEYS.c.fingerprint, _KEYS.c.status_code, _KEYS.c.response)
+           .where(_KEYS.c.scope == sa.bindparam("scope"), _KEYS.c.key == sa.bindparam("key")))
+_RECORD = {dialect: insert(_KEYS).on_conflict_do_nothing(index_elements=["scope", "key"])
+           for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+
+
 class KeyTaken(Exception):
     """Another request with this key committed first (see :func:`record`): roll back, then :func:`lookup`."""
 
@@ -87,10 +96,7 @@ def _checked_key(key: str) -> None:
 async def lookup(session: AsyncSession, *, scope: str, key: str, request_fingerprint: str) -> StoredResponse | None:
     """The answer stored for ``key`` within ``scope``, if any (the hot path's one read; see :func:`record`)."""
     _checked_key(key)
-    record = (await session.execute(
-        select(IdempotencyRecord.fingerprint, IdempotencyRecord.status_code, IdempotencyRecord.response)
-        .where(IdempotencyRecord.scope == _bounded(scope), IdempotencyRecord.key == key)
-    )).first()
+    record = (await session.execute(_LOOKUP, {"scope": _bounded(scope), "key": key})).first()
     if record is None:
         return None
     if record.fingerprint != request_fingerprint:
@@ -101,20 +107,17 @@ async def lookup(session: AsyncSession, *, scope: str, key: str, request_fingerp
 
 async def record(session: AsyncSession, *, scope: str, key: str, request_fingerprint: str, status_code: int,
                  body: Any) -> None:
-    """Store the final answer with the work, in one INSERT (no claim row updated later).
+    """Store the final answer with the work, in one INSERT (no claim row updated later). ``body``
+    is the answer's JSON, as a ``str`` when the caller has it serialised already.
 
     A concurrent request with the same key that got here first makes this INSERT wait for its
     commit (PostgreSQL; SQLite has one writer) and then do nothing: :class:`KeyTaken` is raised,
     the caller rolls its work back and answers with :func:`lookup` in a new transaction. So the
     work is still done exactly once, and a retry after commit is answered by :func:`lookup`.
     """
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    stored = await session.execute(
-        insert(IdempotencyRecord)
-        .values(scope=_bounded(scope), key=key, fingerprint=request_fingerprint, status_code=status_code,
-                response=json.dumps(body, default=str), created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-    )
+    stored = await session.execute(_RECORD[session.bind.dialect.name], {
+        "scope": _bounded(scope), "key": key, "fingerprint": request_fingerprint, "status_code": status_code,
+        "response": body if isinstance(body, str) else json.dumps(body, default=str), "created_at": utcnow()})
     if stored.rowcount != 1:
         raise KeyTaken(key)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders.customers_client import CustomerFacts
@@ -109,13 +110,18 @@ async def record_customer_facts(session: AsyncSession, *, facts: CustomerFacts) 
         merged_into_id=facts.merged_into_id, revision=facts.revision)
 
 
-async def orderable_customer(session: AsyncSession, *, customer_id: str) -> CustomerReplica:
+_REPLICA = CustomerReplica.__table__  # type: ignore[attr-defined]
+_SHARE_LOCK_CUSTOMER = (select(_REPLICA.c.customer_id, _REPLICA.c.status, _REPLICA.c.merged_into_id)
+                        .where(_REPLICA.c.customer_id == bindparam("customer_id")).with_for_update(**SHARE))
+
+
+async def orderable_customer(session: AsyncSession, *, customer_id: str) -> Any:
     """The customer if new orders may be placed for them; else the reason why not.
 
     The replica row is share-locked to the end of the transaction: a merge or erasure being
     applied is waited for and then seen, and none can be applied while the order is placed.
     """
-    row = await session.get(CustomerReplica, customer_id, with_for_update=SHARE, populate_existing=True)
+    row = (await session.execute(_SHARE_LOCK_CUSTOMER, {"customer_id": customer_id})).first()
     if row is None:
         raise CustomerUnknown(customer_id)
     if row.status == "merged":

@@ -68,10 +68,12 @@ async def _redact(session: AsyncSession, customer_id: str, *, wait: bool) -> Non
 
 
 async def _redact_stored_answers(session: AsyncSession, customer_id: str, *, wait: bool) -> None:
-    """The answers ``shared.http.idempotency`` keeps, found by the customer id they name."""
+    """The answers ``shared.http.idempotency`` keeps, found by the customer id they name.
+
+    Candidates are found by the quoted id alone (answers are stored compact or spaced, as each
+    caller serialised them) and kept only when the parsed answer names the customer."""
     rows = (await session.execute(
-        sa.select(IdempotencyRecord).where(IdempotencyRecord.response.contains(f'"customer_id": "{customer_id}"',
-                                                                                 autoescape=True))
+        sa.select(IdempotencyRecord).where(IdempotencyRecord.response.contains(f'"{customer_id}"', autoescape=True))
         .with_for_update(nowait=not wait))).scalars().all()
     for record in rows:
         answer = json.loads(record.response or "null")

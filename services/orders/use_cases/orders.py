@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders import pricing
@@ -25,7 +26,7 @@ from services.orders.schemas import (
 )
 from services.orders.use_cases.customers import merged_into, orderable_customer
 from services.orders.use_cases.loyalty import accrue, lock_account, program_in_force, reevaluate, reverse
-from shared.bus.outbox import add_event
+from shared.bus.outbox import add_event, write_event
 from shared.db.types import utcnow
 from shared.events.contracts import orders as events
 from shared.http.errors import Unprocessable
@@ -51,12 +52,12 @@ def instant_of(given: datetime | None, *, field: str, now: datetime,
     return at
 
 
-_ORDER_COLUMNS = tuple(c.key for c in Order.__table__.columns)  # type: ignore[attr-defined]
-_LINE_COLUMNS = tuple(c.key for c in OrderLine.__table__.columns)  # type: ignore[attr-defined]
-
-
-def _row(obj: Order | OrderLine, columns: tuple[str, ...]) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in columns}
+# The hot path's statements, built once so that their compiled forms are cached (a multi-row
+# ``.values([...])`` is never cached; an executemany of one INSERT is).
+_PRODUCTS = Product.__table__  # type: ignore[attr-defined]
+_SELECT_PRODUCTS = select(_PRODUCTS).where(_PRODUCTS.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_ORDER = Order.__table__.insert()  # type: ignore[attr-defined]
+_INSERT_LINES = OrderLine.__table__.insert()  # type: ignore[attr-defined]
 
 
 def amounts(gross: Decimal, discount: Decimal, net: Decimal, cost: Decimal) -> dict[str, Decimal]:
@@ -100,11 +101,16 @@ def order_public(order: Order, lines: Sequence[OrderLine]) -> OrderPublic:
 
 
 async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
-                      currency: str) -> tuple[Order, list[OrderLine]]:
-    """Price the lines from the catalogue with the customer's loyalty discount in force now."""
+                      currency: str) -> tuple[Any, list[Any]]:
+    """Price the lines from the catalogue with the customer's loyalty discount in force now.
+
+    The hot path (see docs/architecture.md): Core statements built once, the order and its lines
+    kept as plain rows (no ORM objects to construct, track or flush), and the answer built from
+    them, never re-read. Returns attribute views of the rows (what :func:`order_public` reads).
+    """
     await orderable_customer(session, customer_id=data.customer_id)  # share-locked from here on
     wanted = [line.product_id for line in data.lines]
-    products = {p.id: p for p in (await session.execute(select(Product).where(Product.id.in_(wanted)))).scalars()}
+    products = {p.id: p for p in await session.execute(_SELECT_PRODUCTS, {"ids": wanted})}
     missing = [pid for pid in wanted if pid not in products]
     if missing:
         raise Unprocessable(f"unknown product{'s' if len(missing) > 1 else ''}: {', '.join(missing)}",
@@ -140,26 +146,25 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
         raise Unprocessable(f"an order must total less than {pricing.MAX_ORDER_AMOUNT:f} {order_currency}",
                             field="lines")
     zero = pricing.round_money(ZERO, order_currency)
-    order = Order(id=new_id(), customer_id=data.customer_id, sales_employee_id=data.sales_employee_id,
-                  channel=data.channel, currency=order_currency, status="placed", loyalty_tier=tier_name,
-                  discount_percent=discount_percent, gross=totals.gross, discount=totals.discount, net=totals.net,
-                  cost=totals.cost, returned_gross=zero, returned_discount=zero, returned_net=zero,
-                  returned_cost=zero, note=data.note, payment_method=None, payment_reference=None,
-                  cancel_reason=None, placed_by=actor, placed_at=placed_at, paid_at=None, fulfilled_at=None,
-                  cancelled_at=None, updated_at=now)
-    lines = [OrderLine(id=new_id(), order_id=order.id, line_no=n, product_id=p.product_id,
-                       sku=products[p.product_id].sku, name=products[p.product_id].name,
-                       category=products[p.product_id].category, quantity=p.quantity, unit_price=p.unit_price,
-                       unit_cost=p.unit_cost, discount_percent=p.discount_percent, gross=p.gross,
-                       discount=p.discount, net=p.net, cost=p.cost, returned_quantity=0, returned_net=zero)
+    order = {"id": new_id(), "customer_id": data.customer_id, "sales_employee_id": data.sales_employee_id,
+             "channel": data.channel, "currency": order_currency, "status": "placed", "loyalty_tier": tier_name,
+             "discount_percent": discount_percent, "gross": totals.gross, "discount": totals.discount,
+             "net": totals.net, "cost": totals.cost, "returned_gross": zero, "returned_discount": zero,
+             "returned_net": zero, "returned_cost": zero, "note": data.note, "payment_method": None,
+             "payment_reference": None, "cancel_reason": None, "placed_by": actor, "placed_at": placed_at,
+             "paid_at": None, "fulfilled_at": None, "cancelled_at": None, "updated_at": now}
+    lines = [{"id": new_id(), "order_id": order["id"], "line_no": n, "product_id": p.product_id,
+              "sku": products[p.product_id].sku, "name": products[p.product_id].name,
+              "category": products[p.product_id].category, "quantity": p.quantity, "unit_price": p.unit_price,
+              "unit_cost": p.unit_cost, "discount_percent": p.discount_percent, "gross": p.gross,
+              "discount": p.discount, "net": p.net, "cost": p.cost, "returned_quantity": 0, "returned_net": zero}
              for n, p in enumerate(priced, start=1)]
-    # Core, not the unit of work: one INSERT for the order and one multi-row INSERT for its lines.
-    # The objects are the answer (never added to the session, never re-read).
-    await session.execute(insert(Order).values(_row(order, _ORDER_COLUMNS)))
-    await session.execute(insert(OrderLine).values([_row(line, _LINE_COLUMNS) for line in lines]))
-    add_event(session, events.OrderPlacedV1(**_order_event_fields(order, lines), placed_by=actor),
-              aggregate_id=order.id, customer_id=order.customer_id, occurred_at=placed_at)
-    return order, lines
+    await session.execute(_INSERT_ORDER, order)
+    await session.execute(_INSERT_LINES, lines)  # one executemany: one statement, one round trip
+    placed, placed_lines = SimpleNamespace(**order), [SimpleNamespace(**line) for line in lines]
+    await write_event(session, events.OrderPlacedV1(**_order_event_fields(placed, placed_lines), placed_by=actor),
+                      aggregate_id=placed.id, customer_id=placed.customer_id, occurred_at=placed_at)
+    return placed, placed_lines
 
 
 async def get_order(session: AsyncSession, *, order_id: str, for_update: bool = False) -> Order:
