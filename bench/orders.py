@@ -154,6 +154,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
             _note_errors(figures, service)
         finally:
             await stop_service(service)
+        figures += await _scaling(ctx, orders_env(ctx, orders_db, pg_name, customers.url, incentives.url), spec,
+                                  plain_url(orders_db), pg_figures)
         figures += await _round_trips(ctx, orders_db, baseline_db, pg_name, customers.url, incentives.url, spec,
                                       sizes)
 
@@ -292,6 +294,40 @@ async def _profile(ctx: BenchContext, db: str, service: ServiceProcess, spec: Pa
                 "Missed: " + ", ".join(f"{f.name}" for f in missed) + ".\n\n"
                 + summary.markdown(f"orders service ({db}) under c={TARGET_CONCURRENCY} load", str(relative),
                                    wall_clock=wall_clock))
+
+
+# ----- past one core -------------------------------------------------------------------------------------
+
+SCALING_WORKERS = 2
+
+
+async def _scaling(ctx: BenchContext, env: dict, spec: Path, database: str, one_worker: list[Figure]) -> list[Figure]:
+    """The same deployment served by two worker processes (PostgreSQL only: SQLite stays one
+    process by design, one writer per file): throughput at c=16 and c=64 against the one-worker
+    figures of the same run. The relay's advisory lock keeps one publisher among the workers."""
+    service = await start_service("orders", settings=env, work_dir=ctx.work_dir, label="orders-postgresql-2-workers",
+                                  workers=SCALING_WORKERS)
+    figures: list[Figure] = []
+    try:
+        for concurrency in (TARGET_CONCURRENCY, 64):
+            single = next(f for f in one_worker if f.name == f"POST /orders, PostgreSQL, c={concurrency}: throughput")
+            runs: list[Outcome] = []
+            for _ in range(ctx.repetitions):
+                await seed.outbox_drained(database)
+                runs.append(await load(service.url, spec, concurrency=concurrency, warmup=ctx.warmup,
+                                       duration=ctx.duration))
+            throughputs = [o.throughput for o in runs]
+            log.info("orders PostgreSQL c=%d, %d workers: %s orders/s", concurrency, SCALING_WORKERS,
+                     [round(t) for t in throughputs])
+            figures.append(Figure(
+                name=f"POST /orders, PostgreSQL, c={concurrency}, {SCALING_WORKERS} worker processes: throughput",
+                value=median(throughputs), unit="orders/s", baseline_name="the same service, one worker process",
+                baseline=single.value, samples=throughputs,
+                notes="; ".join(n for n in (generator_share(runs), _errors_note(runs)) if n)
+                + "; 2 cores shared with PostgreSQL, the load generator and the relay"))
+    finally:
+        await stop_service(service)
+    return figures
 
 
 # ----- round trips ----------------------------------------------------------------------------------------

@@ -74,11 +74,11 @@ class ServiceProcess:
         return found
 
 
-def serve_command(factory: str) -> list[str]:
+def serve_command(factory: str, workers: int = 1) -> list[str]:
     """How the Dockerfile starts a service: ``shared.http.server`` (uvicorn on the guarded h11 parser)
     where the code has it, else plain uvicorn (the code before that server existed)."""
     if (REPO_ROOT / "shared" / "http" / "server.py").is_file():
-        return ["-m", "shared.http.server", factory, "--workers", "1"]
+        return ["-m", "shared.http.server", factory, "--workers", str(workers)]
     return ["-m", "uvicorn", factory, "--factory", "--no-access-log"]
 
 
@@ -87,12 +87,13 @@ def _open_log(path: Path) -> BinaryIO:
 
 
 async def start_service(service: str, *, settings: dict[str, str], work_dir: Path, label: str,
-                        timeout: float = 120) -> ServiceProcess:
-    """The service as the Dockerfile serves it (one worker process), on a free port; returns once
-    ``/readyz`` answers 200. ``settings`` are the service's environment variables."""
+                        timeout: float = 120, workers: int = 1) -> ServiceProcess:
+    """The service as the Dockerfile serves it (one worker process unless ``workers`` says more),
+    on a free port; returns once ``/readyz`` answers 200. ``settings`` are the service's
+    environment variables."""
     port = free_port()
     log_path = work_dir / f"{label}.log"
-    command = [sys.executable, *serve_command(f"services.{service}.app:create_app"), "--host", "127.0.0.1",
+    command = [sys.executable, *serve_command(f"services.{service}.app:create_app", workers), "--host", "127.0.0.1",
                "--port", str(port)]
     log_file = _open_log(log_path)
     try:
