@@ -41,6 +41,7 @@ log = logging.getLogger("bench")
 
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 METHOD = Path(__file__).with_name("method.md")
+LEVERS = Path(__file__).with_name("levers.md")  # measured by hand with bench/lever.py
 NOT_MODULES = {"common", "run"}
 PACKAGES = ["fastapi", "starlette", "uvicorn", "pydantic", "sqlalchemy", "sqlmodel", "asyncpg", "aiosqlite",
             "aiokafka", "httptools", "uvloop", "py-spy"]
@@ -168,7 +169,8 @@ def main() -> None:
     before_file = RESULTS_DIR / "before.json"
     before = json.loads(before_file.read_text()) if before_file.is_file() else None
     if not args.no_doc:
-        DOC.write_text(render(results, before, METHOD.read_text(encoding="utf-8")), encoding="utf-8")
+        DOC.write_text(render(results, before, LEVERS.read_text(encoding="utf-8") + "\n\n"
+                            + METHOD.read_text(encoding="utf-8")), encoding="utf-8")
         log.info("wrote %s", DOC.relative_to(REPO_ROOT))
     log.info("results in %s; the run took %.1f min", out.relative_to(REPO_ROOT), results["meta"]["duration_s"] / 60)
     failed = [name for name, m in results["modules"].items() if m["error"]]
