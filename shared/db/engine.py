@@ -15,7 +15,13 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -69,6 +75,7 @@ class Database:
         # process queue on this lock (FIFO) in the event loop instead of spinning in SQLite's busy
         # back-off while the holder awaits, which made tails of seconds. PostgreSQL needs none.
         self._sqlite_turn: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._autocommit_of: tuple[AsyncEngine, AsyncEngine] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,6 +97,30 @@ class Database:
             return
         async with self._turn(), self.sessionmaker() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a request that only reads, with Core statements (no ORM session).
+
+        On PostgreSQL the statements run in autocommit: at READ COMMITTED, the isolation every
+        transaction here runs at, each statement sees its own snapshot inside a transaction as
+        well, so BEGIN and COMMIT would add two round trips and no guarantee. A read that needs
+        one snapshot across statements, or row locks, uses ``transaction()``. On SQLite a read
+        takes the same turn and ``BEGIN IMMEDIATE`` as a transaction (the begin listener
+        issues it on every connection), so it behaves exactly as before.
+        """
+        if not self.is_sqlite:
+            async with self._autocommit().connect() as conn:
+                yield conn
+            return
+        async with self._turn(), self.engine.begin() as conn:
+            yield conn
+
+    def _autocommit(self) -> AsyncEngine:
+        # Derived from the engine in use (a test may swap it), once per engine.
+        if self._autocommit_of is None or self._autocommit_of[0] is not self.engine:
+            self._autocommit_of = (self.engine, self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return self._autocommit_of[1]
 
     def _turn(self) -> asyncio.Lock:
         # One lock per event loop: a lock is bound to the loop it was first awaited in (tests run several).
