@@ -42,6 +42,7 @@ from services.customers.use_cases import (
     erasure,
     interactions,
     managers,
+    reading,
 )
 from shared.http import idempotency
 from shared.http.app import DbDep
@@ -49,6 +50,7 @@ from shared.http.auth import Principal, require_roles
 from shared.http.inputs import Instant
 from shared.http.openapi import problems
 from shared.http.pagination import PageParams, page_params
+from shared.http.responses import json_response
 from shared.staff.http import StaffDep
 
 router = APIRouter(tags=["customers"])
@@ -103,21 +105,20 @@ async def list_customers(
     created_from: Annotated[Instant | None, Query()] = None,
     created_to: Annotated[Instant | None, Query()] = None,
     customer_status: Annotated[Literal["active", "merged", "erased"] | None, Query(alias="status")] = None,
-) -> CustomersPage:
-    async with db.transaction() as session:
-        rows, next_cursor = await customers.list_customers(
-            session, page=page, segment=segment, manager_id=manager_id, tag=tag, search=q,
+) -> Response:
+    async with db.read() as conn:
+        found = await reading.list_customers(
+            conn, page=page, segment=segment, manager_id=manager_id, tag=tag, search=q,
             created_from=created_from, created_to=created_to, status=customer_status)
-        items = await customers.to_public(session, rows)
-    return CustomersPage(items=items, next_cursor=next_cursor)
+    return json_response(found)
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerPublic,
             responses=problems(404),
             summary="One customer (merged ones name their survivor)")
-async def get_customer(customer_id: CustomerId, db: DbDep, _: Reader) -> CustomerPublic:
-    async with db.transaction() as session:
-        return await _public(session, await customers.get_customer(session, customer_id=customer_id))
+async def get_customer(customer_id: CustomerId, db: DbDep, _: Reader) -> Response:
+    async with db.read() as conn:
+        return json_response(await reading.get_customer(conn, customer_id=customer_id))
 
 
 @router.patch("/customers/{customer_id}", response_model=CustomerPublic, summary="Change a profile",

@@ -45,6 +45,7 @@ from services.orders.use_cases import catalogue as catalogue_cases
 from services.orders.use_cases import customers as customer_cases
 from services.orders.use_cases import loyalty as loyalty_cases
 from services.orders.use_cases import orders as order_cases
+from services.orders.use_cases import reading as order_reads
 from services.orders.use_cases import returns as return_cases
 from shared.db.engine import Database
 from shared.http import idempotency
@@ -54,6 +55,7 @@ from shared.http.errors import DependencyUnavailable
 from shared.http.inputs import Instant, QueryBool
 from shared.http.openapi import problems
 from shared.http.pagination import PageParams, page_params
+from shared.http.responses import json_response
 from shared.staff.directory import StaffMiss
 from shared.staff.http import StaffDep
 
@@ -217,11 +219,9 @@ async def place_order(body: OrderCreate, db: DbDep, settings: SettingsDep, direc
     return public
 
 
-async def _orders_page(db: Database, page: PageParams, **filters: Any) -> OrdersPage:
-    async with db.transaction() as session:
-        rows, next_cursor = await order_cases.list_orders(session, page=page, **filters)
-        lines = await order_cases.order_lines(session, [o.id for o in rows])
-    return OrdersPage(items=[order_cases.order_public(o, lines[o.id]) for o in rows], next_cursor=next_cursor)
+async def _orders_page(db: Database, page: PageParams, **filters: Any) -> Response:
+    async with db.read() as conn:
+        return json_response(await order_reads.list_orders(conn, page=page, **filters))
 
 
 @orders.get("/orders", response_model=OrdersPage, responses=problems(422), summary="Find orders, newest first")
@@ -233,7 +233,7 @@ async def list_orders(
     channel: Annotated[OrderChannel | None, Query()] = None,
     placed_from: Annotated[Instant | None, Query(description="inclusive")] = None,
     placed_to: Annotated[Instant | None, Query(description="exclusive")] = None,
-) -> OrdersPage:
+) -> Response:
     return await _orders_page(db, page, customer_id=customer_id, sales_employee_id=sales_employee_id,
                               status=order_status, channel=channel, placed_from=placed_from, placed_to=placed_to)
 
@@ -245,7 +245,7 @@ async def customer_orders(
     order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
     placed_from: Annotated[Instant | None, Query(description="inclusive")] = None,
     placed_to: Annotated[Instant | None, Query(description="exclusive")] = None,
-) -> OrdersPage:
+) -> Response:
     return await _orders_page(db, page, customer_id=customer_id, status=order_status, placed_from=placed_from,
                               placed_to=placed_to)
 

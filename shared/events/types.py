@@ -26,6 +26,8 @@ def _not_a_number(value: Any) -> Any:
 
 
 def _exact_decimal(value: Any) -> Any:
+    if type(value) is Decimal:  # the common case (amounts read from the database), checked first
+        return value
     if isinstance(value, bool | float) or (isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value)):
         raise ValueError('a decimal is a plain decimal string, e.g. "1250.50"')
     return value

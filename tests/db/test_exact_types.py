@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.db.engine import Database
 from shared.db.types import ExactDecimal, Money, UTCDateTime
@@ -86,3 +87,20 @@ async def test_naive_datetimes_are_refused(tmp_path) -> None:  # type: ignore[no
                 await conn.execute(sa.insert(sample).values(id=2, at=datetime(2026, 1, 1)))
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("stored", [Decimal("12.5"), Decimal("12.500"), "12.5", "12.50", 12.5])
+def test_a_stored_amount_comes_back_with_the_columns_scale(stored: object) -> None:
+    # PostgreSQL's driver gives a Decimal (quantized as it is), SQLite text or a number.
+    for dialect in (postgresql.dialect(), sqlite.dialect()):
+        value = Money().process_result_value(stored, dialect)
+        assert isinstance(value, Decimal) and str(value) == "12.50"
+    assert str(ExactDecimal(precision=9, scale=4).process_result_value(Decimal("-0.1"), None)) == "-0.1000"
+
+
+def test_a_decimal_string_takes_a_decimal_as_it_is_and_still_refuses_floats_and_nan() -> None:
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    assert Priced(amount=Decimal("0.10"), at=at).amount.as_tuple().exponent == -2
+    for wrong in (0.1, True, "1e3", Decimal("NaN"), Decimal("Infinity")):
+        with pytest.raises(ValueError):
+            Priced(amount=wrong, at=at)

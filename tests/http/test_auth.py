@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -122,3 +124,51 @@ def test_system_wide_settings_fall_back_to_the_pelanggan_prefix(monkeypatch: pyt
     assert customers.jwt_secret == "shared-secret"
     assert customers.kafka_bootstrap == "own-broker:9092"  # the service's own prefix wins
     assert customers.database_url is None  # a database is never shared between services
+
+
+async def test_a_verified_token_is_kept_until_it_expires_and_no_longer(monkeypatch: pytest.MonkeyPatch) -> None:
+    authenticator = Authenticator(settings())
+    token = issue_token(secret=LOCAL_JWT_SECRET, subject="emp-1", roles=["analyst"], ttl=timedelta(seconds=1))
+    verified = []
+    real_verify = authenticator._verify
+
+    async def counting_verify(raw: str):  # type: ignore[no-untyped-def]
+        verified.append(raw)
+        return await real_verify(raw)
+
+    monkeypatch.setattr(authenticator, "_verify", counting_verify)
+    first = await authenticator.authenticate(token)
+    assert await authenticator.authenticate(token) == first == Principal("emp-1", frozenset({"analyst"}))
+    assert len(verified) == 1  # the second request did not verify again
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    await asyncio.sleep(max(0.0, exp - time.time()) + 0.05)  # the token has expired (for PyJWT too)
+    with pytest.raises(Unauthorized, match="expired"):
+        await authenticator.authenticate(token)
+    assert len(verified) == 2
+
+
+async def test_a_kept_token_is_verified_again_after_the_cache_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.http import auth
+
+    authenticator = Authenticator(settings())
+    token = issue_token(secret=LOCAL_JWT_SECRET, subject="emp-1", roles=["analyst"])  # valid for hours
+    await authenticator.authenticate(token)
+    later = auth.time.time() + auth.VERIFIED_TOKEN_TTL_S + 1
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    monkeypatch.setattr(authenticator.settings, "jwt_secret", "rotated-secret-" * 4)  # the key changed meanwhile
+    with pytest.raises(Unauthorized):
+        await authenticator.authenticate(token)
+
+
+async def test_a_bad_token_is_never_kept_and_the_cache_is_bounded() -> None:
+    from shared.http import auth
+
+    authenticator = Authenticator(settings())
+    bad = issue_token(secret="another-secret-" * 4, subject="x", roles=["admin"])
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            await authenticator.authenticate(bad)
+    assert bad not in authenticator._verified
+    for n in range(auth.VERIFIED_TOKEN_CACHE_SIZE + 5):
+        await authenticator.authenticate(issue_token(secret=LOCAL_JWT_SECRET, subject=f"s{n}", roles=[]))
+    assert len(authenticator._verified) == auth.VERIFIED_TOKEN_CACHE_SIZE

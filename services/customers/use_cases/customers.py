@@ -6,10 +6,9 @@ Also what every use case that writes to a customer shares: loading the record wi
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +30,6 @@ from shared.db.types import utcnow
 from shared.events.contracts import customers as events
 from shared.http.errors import Conflict, Gone, NotFound, Unprocessable
 from shared.http.history import happened_at
-from shared.http.pagination import PageParams, time_id_cursor, time_id_page
 
 
 async def get_customer(session: AsyncSession, *, customer_id: str, for_update: bool = False) -> Customer:
@@ -89,43 +87,6 @@ async def to_public(session: AsyncSession, customers: list[Customer]) -> list[Cu
         CustomerPublic.model_validate({**c.model_dump(), "tags": tags[c.id], "consents": consents[c.id]})
         for c in customers
     ]
-
-
-async def list_customers(session: AsyncSession, *, page: PageParams, segment: str | None = None,
-                         manager_id: str | None = None, tag: str | None = None, search: str | None = None,
-                         created_from: datetime | None = None, created_to: datetime | None = None,
-                         status: str | None = None) -> tuple[list[Customer], str | None]:
-    """Newest first; the cursor is the (created_at, id) of the last row returned."""
-    query = select(Customer)
-    if segment:
-        query = query.where(Customer.segment == segment.strip().lower())
-    if manager_id:
-        query = query.where(Customer.manager_id == manager_id)
-    if status:
-        query = query.where(Customer.status == status)
-    if tag:
-        query = query.where(exists().where(and_(CustomerTag.customer_id == Customer.id,
-                                                CustomerTag.tag == tag.strip().lower())))
-    if search:
-        needle = search.strip().lower()
-        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        matches = Customer.search_text.like(pattern, escape="\\")
-        digits = identity.phone_search_digits(needle)
-        if digits:
-            matches = or_(matches, Customer.search_text.like(f"%{digits}%"))
-        query = query.where(matches)
-    if created_from:
-        query = query.where(Customer.created_at >= created_from)
-    if created_to:
-        query = query.where(Customer.created_at < created_to)
-    if page.cursor:
-        after_at, after_id = time_id_cursor(page.cursor, "created_at")
-        query = query.where(or_(Customer.created_at < after_at,
-                                and_(Customer.created_at == after_at, Customer.id < after_id)))
-    rows = (await session.execute(
-        query.order_by(Customer.created_at.desc(), Customer.id.desc()).limit(page.limit + 1)
-    )).scalars().all()
-    return time_id_page(rows, page.limit, "created_at")
 
 
 def _normalised_identifiers(*, emails: list[str], phones: list[str], tax_id: str | None,

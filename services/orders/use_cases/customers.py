@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.orders.customers_client import CustomerFacts
 from services.orders.errors import CustomerErased, CustomerMerged, CustomerUnknown
@@ -131,7 +131,7 @@ async def orderable_customer(session: AsyncSession, *, customer_id: str) -> Any:
     return row
 
 
-async def merged_into(session: AsyncSession, *, customer_id: str) -> list[str]:
+async def merged_into(session: AsyncSession | AsyncConnection, *, customer_id: str) -> list[str]:
     """The customer and every customer merged into it, directly or along a chain of merges.
 
     Found from the replica's ``merged_into_id`` links, which hold whatever order the merges
