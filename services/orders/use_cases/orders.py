@@ -8,7 +8,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders import pricing
@@ -24,14 +24,13 @@ from services.orders.schemas import (
     OrderPublic,
     PaymentCreate,
 )
-from services.orders.use_cases.customers import merged_into, orderable_customer
+from services.orders.use_cases.customers import orderable_customer
 from services.orders.use_cases.loyalty import accrue, lock_account, program_in_force, reevaluate, reverse
 from shared.bus.outbox import add_event, write_event
 from shared.db.types import utcnow
 from shared.events.contracts import orders as events
 from shared.http.errors import Unprocessable
 from shared.http.history import happened_at
-from shared.http.pagination import PageParams, time_id_cursor, time_id_page
 
 
 def instant_of(given: datetime | None, *, field: str, now: datetime,
@@ -261,35 +260,3 @@ async def cancel_order(session: AsyncSession, *, order_id: str, data: CancelRequ
         await reverse(session, order=order, kind="cancellation", ref="", amount=None, currency=currency,
                       at=cancelled_at)
     return order, lines
-
-
-async def list_orders(session: AsyncSession, *, page: PageParams, customer_id: str | None = None,
-                      sales_employee_id: str | None = None, status: str | None = None,
-                      channel: str | None = None, placed_from: datetime | None = None,
-                      placed_to: datetime | None = None) -> tuple[list[Order], str | None]:
-    """Newest first; the cursor is the (placed_at, id) of the last order returned.
-
-    A customer's orders include those of the customers merged into it: each order keeps the id it
-    was placed for (its events are keyed by it), and the survivor's history is whole.
-    """
-    if placed_from and placed_to and placed_from >= placed_to:
-        raise Unprocessable("placed_from must be before placed_to", field="placed_from")
-    query = select(Order)
-    if customer_id:
-        query = query.where(Order.customer_id.in_(await merged_into(session, customer_id=customer_id)))
-    if sales_employee_id:
-        query = query.where(Order.sales_employee_id == sales_employee_id)
-    if status:
-        query = query.where(Order.status == status)
-    if channel:
-        query = query.where(Order.channel == channel)
-    if placed_from:
-        query = query.where(Order.placed_at >= placed_from)
-    if placed_to:
-        query = query.where(Order.placed_at < placed_to)
-    if page.cursor:
-        after_at, after_id = time_id_cursor(page.cursor, "placed_at")
-        query = query.where(or_(Order.placed_at < after_at, and_(Order.placed_at == after_at, Order.id < after_id)))
-    rows = (await session.execute(
-        query.order_by(Order.placed_at.desc(), Order.id.desc()).limit(page.limit + 1))).scalars().all()
-    return time_id_page(rows, page.limit, "placed_at")
