@@ -27,8 +27,8 @@ Guarantees and how they are kept:
   next one read. Statements are Core, on the table (no ORM bookkeeping on the hot path).
 - Cheap when idle: a commit that wrote events wakes the relay at once (``notify``); otherwise it
   probes for a pending row through the partial index, less and less often while nothing comes
-  (the poll is the safety net for rows committed by other processes). While the broker is away
-  a wake-up does not cut the backoff short. The backlog is counted at most every
+  (the poll is the safety net for rows committed by other processes). While the broker is away,
+  or another replica holds the lock, a wake-up does not cut the wait short. The backlog is counted at most every
   ``backlog_seconds``, not on every tick.
 """
 
@@ -280,11 +280,18 @@ class OutboxRelay:
             if result.published:  # there may be more: look again at once
                 idle, look = self.idle_seconds, True
                 continue
-            if result.contended:  # another replica is publishing; it may not have seen our rows
-                delay = self.idle_seconds
-            else:
-                delay = min(idle, self._seconds_to_next_held_retry())
-                idle = min(self.max_idle_seconds, idle * 2)
+            if result.contended:
+                # Another replica holds the lock: it is publishing, and it looks again at once
+                # after every tick that published, so it finds our rows too. Wake-ups must not
+                # cut this wait short: under load every commit of this process wakes the relay,
+                # and each would cost a lock attempt (three round trips) that can only fail;
+                # with two workers that made the pair slower than one. One try per idle period
+                # is the safety net for the holder stopping between our commit and its next tick.
+                await asyncio.sleep(self.idle_seconds)
+                look = True
+                continue
+            delay = min(idle, self._seconds_to_next_held_retry())
+            idle = min(self.max_idle_seconds, idle * 2)
             look = await self._wait_for_wake(delay)
             if look:
                 idle = self.idle_seconds

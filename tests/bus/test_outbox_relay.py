@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, OutOfOrderSequenceNumber
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from shared.bus.kafka import start_producer
 from shared.bus.outbox import add_event
-from shared.bus.relay import OutboxRelay, TickResult
+from shared.bus.relay import _RELAY_LOCK, OutboxRelay, TickResult
 from shared.bus.tables import OutboxMessage
 from shared.db.engine import Database
 from shared.infra.kafka import LocalKafka
@@ -359,3 +359,41 @@ async def test_the_idle_relay_only_probes_and_a_commit_wakes_it(bus_db: Database
     assert len(counts) == 1, "the backlog was counted on more than the first idle tick"
     assert not [s for s in idle if "row_number" in s or "pg_try_advisory" in s], "an idle poll ran a full tick"
     assert len(probes) + len(counts) + 2 >= len(idle)  # the first tick's lock and read
+
+
+async def test_a_relay_that_lost_the_lock_is_not_woken_by_every_commit(bus_db: Database, probe: Probe) -> None:
+    """Two workers: the one without the lock used to try for it on every commit of its process
+    (three round trips that can only fail); it now tries once per idle period, and still
+    publishes what is pending once the holder lets go."""
+    relay = OutboxRelay(db=bus_db, producer_factory=producer_factory(probe.bootstrap), service="test",
+                        idle_seconds=0.5)
+    attempts = 0
+    original = relay.run_once
+
+    async def counted() -> TickResult:
+        nonlocal attempts
+        attempts += 1
+        return await original()
+
+    relay.run_once = counted  # type: ignore[method-assign]
+    holder = await bus_db.engine.connect()  # the other worker's relay, in the middle of a tick
+    await holder.begin()
+    assert await holder.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK})
+    task = asyncio.create_task(relay.run_forever())
+    commits = 30
+    try:
+        for seq in range(commits):  # this worker's requests keep committing and waking its relay
+            await write_events(bus_db, probe.run, range(seq, seq + 1), key_of=lambda s: "k")
+            relay.notify()
+            await asyncio.sleep(0.05)
+        contended_attempts = attempts
+        await holder.rollback()  # the holder's tick ends (it stopped, say, before seeing our rows)
+        records = await read_topic(probe.bootstrap, PROBE_TOPIC, run=probe.run, expected=commits, timeout=20)
+    finally:
+        await holder.close()
+        task.cancel()
+        await asyncio.wait([task], timeout=15)
+        await relay.close()
+    # About 1.5 s of commits at one try per 0.5 s: 3-5 tries, not one per commit.
+    assert contended_attempts <= 6, f"{contended_attempts} lock attempts for {commits} commits while contended"
+    assert [e["payload"]["seq"] for e, _ in records] == list(range(commits))
