@@ -1,13 +1,16 @@
 """One lever at a time: POST /orders on PostgreSQL against the asyncpg baseline, in a few minutes.
 
     python -m bench.lever [--bus-off] [--profile]      # REPS=3 for three pairs (default 2)
+    python -m bench.lever --scaling                    # one worker process against two, in alternation
 
 Not a module of ``make bench`` (no ``run``): the quick loop for measuring one change, run on
 the commit before and the commit after it (the figures of ``bench/levers.md`` come from it).
 It seeds a deployment as ``bench/orders.py`` does (customers and incentives, their replicas
 filled from Kafka, products, a program and a purchase history), then measures the service and
 the baseline in alternation at c=1 and c=16 (3 s windows) and prints the ratios and the
-service's CPU per order; ``--profile`` adds py-spy's summary at c=16.
+service's CPU per order; ``--profile`` adds py-spy's summary at c=16; ``--scaling`` then starts
+the same deployment with two worker processes and alternates it with the one-worker service at
+c=16 and c=64 (both deployments share the database and the relay's advisory lock).
 """
 import asyncio
 import os
@@ -32,6 +35,7 @@ from shared.db.migrations import upgrade_to_head
 
 PROFILE = "--profile" in sys.argv
 BUS = "--bus-off" not in sys.argv
+SCALING = "--scaling" in sys.argv
 REPS = int(os.environ.get("REPS", "2"))
 
 
@@ -76,12 +80,31 @@ async def main() -> None:
                               f"{theirs.throughput:.0f} = {ours.throughput / theirs.throughput:.3f}x, "
                               f"p50 {ours.p50_ms:.1f} ms, CPU {cpu:.2f} ms per order, errors {ours.errors}",
                               flush=True)
+                if SCALING:
+                    await _one_worker_against_two(svc, env(BUS), spec, plain_url(orders_db), ctx.work_dir)
                 if PROFILE:
                     out = ctx.results_dir / "profile-lever.txt"
                     await profile_under_load(svc, spec, concurrency=16, seconds=8, out=out)
                     print(summarise(out).markdown("orders service at c=16", str(out)), flush=True)
             finally:
                 await stop_service(svc)
+
+
+async def _one_worker_against_two(one, settings: dict, spec, database: str, work_dir) -> None:  # type: ignore[no-untyped-def]
+    two = await start_service("orders", settings=settings, work_dir=work_dir, label="lever-2-workers", workers=2)
+    try:
+        await load(two.url, spec, concurrency=4, requests=300)
+        for concurrency in (16, 64):
+            for _ in range(REPS):
+                figures = []
+                for service in (one, two):
+                    await seed.outbox_drained(database)
+                    outcome = await load(service.url, spec, concurrency=concurrency, warmup=0.5, duration=3)
+                    figures.append(outcome.throughput)
+                print(f"c={concurrency}: 1 worker {figures[0]:.0f} orders/s, 2 workers {figures[1]:.0f} orders/s "
+                      f"= {figures[1] / figures[0]:.2f}x", flush=True)
+    finally:
+        await stop_service(two)
 
 
 if __name__ == "__main__":

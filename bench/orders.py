@@ -46,6 +46,7 @@ from bench.processes import (
     stop_service,
     write_spec,
 )
+from bench.procstat import children
 from bench.profiles import summarise
 from bench.roundtrips import (
     RoundTripProxy,
@@ -312,10 +313,11 @@ async def _scaling(ctx: BenchContext, env: dict, spec: Path, database: str, one_
         for concurrency in (TARGET_CONCURRENCY, 64):
             single = next(f for f in one_worker if f.name == f"POST /orders, PostgreSQL, c={concurrency}: throughput")
             runs: list[Outcome] = []
+            workers = children(service.pid)
             for _ in range(ctx.repetitions):
                 await seed.outbox_drained(database)
                 runs.append(await load(service.url, spec, concurrency=concurrency, warmup=ctx.warmup,
-                                       duration=ctx.duration))
+                                       duration=ctx.duration, watch=workers, postmaster=ctx.postmaster_pid))
             throughputs = [o.throughput for o in runs]
             log.info("orders PostgreSQL c=%d, %d workers: %s orders/s", concurrency, SCALING_WORKERS,
                      [round(t) for t in throughputs])
@@ -323,11 +325,23 @@ async def _scaling(ctx: BenchContext, env: dict, spec: Path, database: str, one_
                 name=f"POST /orders, PostgreSQL, c={concurrency}, {SCALING_WORKERS} worker processes: throughput",
                 value=median(throughputs), unit="orders/s", baseline_name="the same service, one worker process",
                 baseline=single.value, samples=throughputs,
-                notes="; ".join(n for n in (generator_share(runs), _errors_note(runs)) if n)
-                + "; 2 cores shared with PostgreSQL, the load generator and the relay"))
+                notes="; ".join(n for n in (_cores_used(runs, workers), generator_share(runs), _errors_note(runs))
+                                if n)))
     finally:
         await stop_service(service)
     return figures
+
+
+def _cores_used(runs: list[Outcome], workers: list[int]) -> str:
+    """Where the machine's two cores went during the windows: the ceiling a second worker meets."""
+    def cores(keys: list[str]) -> float:
+        return median([sum(r.cpu.get(k, 0.0) for k in keys) / r.elapsed for r in runs if r.elapsed > 0])
+
+    shares = [f"the {len(workers)} workers {cores([str(pid) for pid in workers]):.2f} cores"]
+    if any("postgres" in r.cpu for r in runs):
+        shares.append(f"PostgreSQL {cores(['postgres']):.2f}")
+    shares.append(f"the load generator {cores(['self']):.2f}")
+    return "CPU in the window (of 2 cores): " + ", ".join(shares)
 
 
 # ----- round trips ----------------------------------------------------------------------------------------
