@@ -114,7 +114,9 @@ async def drive(url: str, spec: dict, concurrency: int, window: Window, watch: C
     warm: list[float] = []  # latencies before the window, to size it
 
     async def worker(n: int) -> None:
-        build = request_factory(spec, f"{host}:{port}", seed=n * 7919 + int(time.time()))
+        # A seed from the OS, not the clock: two runs started within one second (a warm-up and
+        # the measured run) drew the same Idempotency-Keys, and the second run's orders were replays.
+        build = request_factory(spec, f"{host}:{port}", seed=random.SystemRandom().getrandbits(64))
         if window.requests is None:
             # Ramp up over the first half of the warm-up: 64 first requests at once are a burst
             # that a slow service takes many seconds to work through, not its steady state.

@@ -337,7 +337,7 @@ def _cores_used(runs: list[Outcome], workers: list[int]) -> str:
     def cores(keys: list[str]) -> float:
         return median([sum(r.cpu.get(k, 0.0) for k in keys) / r.elapsed for r in runs if r.elapsed > 0])
 
-    shares = [f"the {len(workers)} workers {cores([str(pid) for pid in workers]):.2f} cores"]
+    shares = [f"the service's worker processes {cores([str(pid) for pid in workers]):.2f} cores"]
     if any("postgres" in r.cpu for r in runs):
         shares.append(f"PostgreSQL {cores(['postgres']):.2f}")
     shares.append(f"the load generator {cores(['self']):.2f}")
@@ -360,6 +360,8 @@ async def _round_trips(ctx: BenchContext, orders_db: str, baseline_db: str, name
             if ctx.pg_stat_statements:
                 await reset_statements(ctx.postgres_admin_url)
             result = await load(service.url, spec, concurrency=1, requests=sizes.round_trip_orders)
+            if result.errors:  # a replayed or refused order is not one order's round trips
+                raise RuntimeError(f"the round-trip run was not all new orders: {dict(result.errors)}")
             ours = proxy.round_trips / result.completed
             our_statements = (await statements(ctx.postgres_admin_url, orders_db.rsplit("/", 1)[1])
                               if ctx.pg_stat_statements else [])
