@@ -30,6 +30,7 @@ from bench.orders import (
     upstreams,
 )
 from bench.processes import baseline, load, profile_under_load, start_service, stop_service, write_spec
+from bench.procstat import children
 from bench.profiles import summarise
 from shared.db.migrations import upgrade_to_head
 
@@ -99,8 +100,12 @@ async def _one_worker_against_two(one, settings: dict, spec, database: str, work
                 figures = []
                 for service in (one, two):
                     await seed.outbox_drained(database)
-                    outcome = await load(service.url, spec, concurrency=concurrency, warmup=0.5, duration=3)
+                    pids = [service.pid, *children(service.pid)]
+                    outcome = await load(service.url, spec, concurrency=concurrency, warmup=0.5, duration=3,
+                                         watch=pids)
                     figures.append(outcome.throughput)
+                    print(f"  CPU (cores) by process: "
+                          f"{ {k: round(v / outcome.elapsed, 2) for k, v in outcome.cpu.items()} }", flush=True)
                 print(f"c={concurrency}: 1 worker {figures[0]:.0f} orders/s, 2 workers {figures[1]:.0f} orders/s "
                       f"= {figures[1] / figures[0]:.2f}x", flush=True)
     finally:
