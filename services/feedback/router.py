@@ -65,6 +65,7 @@ from services.feedback.use_cases import (
     stats,
 )
 from services.feedback.use_cases.replicas import ReplicaMiss
+from shared.clients.replica_fallback import ReplicaFallback, retry_after_learning
 from shared.db.engine import Database
 from shared.db.types import utcnow
 from shared.events.contracts.feedback import CaseKind, CasePriority, CaseStatus, StandardKind
@@ -163,15 +164,14 @@ async def open_case(body: CaseCreate, db: DbDep, settings: SettingsDep, director
     scope = f"feedback.cases:{who.subject}"
     await staff.require(db, {"employee_id": body.employee_id, "assignee_id": body.assignee_id})
     fingerprint = idempotency.fingerprint(body.model_dump(mode="json"))
-    for attempt in (1, 2):
-        try:
-            async with db.transaction() as session:
-                if idempotency_key is not None:
-                    stored = await idempotency.begin(session, scope=scope, key=idempotency_key,
-                                                     request_fingerprint=fingerprint)
-                    if stored is not None:
-                        replay_id = stored.body["id"]
-                        break
+
+    async def open_or_replay() -> CasePublic:
+        async with db.transaction() as session:
+            stored = None
+            if idempotency_key is not None:
+                stored = await idempotency.begin(session, scope=scope, key=idempotency_key,
+                                                 request_fingerprint=fingerprint)
+            if stored is None:
                 now = utcnow()
                 values = await cases.open_case(session, data=body, actor=who.subject,
                                                currency=settings.default_currency, now=now)
@@ -182,16 +182,18 @@ async def open_case(body: CaseCreate, db: DbDep, settings: SettingsDep, director
                                                body={"id": values["id"]})
                 public = cases.public(values, calendar=values["_calendar"], now=now,
                                       known_employees=values["_known"])
-        except ReplicaMiss as miss:
-            if attempt == 2:
-                raise DependencyUnavailable("the owners' answers could not be kept in the replicas; try again",
-                                            dependency="replicas") from miss
-            await _learn(db, directory, miss)
-            continue
+        if stored is not None:
+            replay_id = stored.body["id"]
+            response.headers["Location"] = f"/cases/{replay_id}"
+            return await _case_view(db, replay_id)
         response.headers["Location"] = f"/cases/{public['id']}"
         return CasePublic.model_validate(public)
-    response.headers["Location"] = f"/cases/{replay_id}"
-    return await _case_view(db, replay_id)
+
+    # Only opening the case misses (a customer, order or product the replicas have not heard of).
+    return await retry_after_learning(open_or_replay, ReplicaFallback(
+        ReplicaMiss, learn=lambda miss: _learn(db, directory, miss),
+        exhausted=lambda _: DependencyUnavailable("the owners' answers could not be kept in the replicas; try again",
+                                                  dependency="replicas")))
 
 
 @case_routes.get("/cases", response_model=CasesPage, responses=problems(422), summary="Find cases, newest first")

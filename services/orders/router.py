@@ -47,6 +47,7 @@ from services.orders.use_cases import loyalty as loyalty_cases
 from services.orders.use_cases import orders as order_cases
 from services.orders.use_cases import reading as order_reads
 from services.orders.use_cases import returns as return_cases
+from shared.clients.replica_fallback import ReplicaFallback, retry_after_learning
 from shared.db.engine import Database
 from shared.http import idempotency
 from shared.http.app import DbDep
@@ -177,46 +178,41 @@ async def place_order(body: OrderCreate, db: DbDep, settings: SettingsDep, direc
     replica has not heard of (incentives is asked)."""
     scope = f"orders.place:{who.subject}"
     fingerprint = idempotency.fingerprint(body.model_dump(mode="json")) if idempotency_key is not None else ""
-    learnt_customer = learnt_staff = False  # each fallback is tried once, outside the transaction
-    while True:
-        try:
-            async with db.transaction() as session:
-                if idempotency_key is not None:
-                    stored = await idempotency.lookup(session, scope=scope, key=idempotency_key,
-                                                      request_fingerprint=fingerprint)
-                    if stored is not None:
-                        return _replayed(stored, response)
-                await staff.check(session, {"sales_employee_id": body.sales_employee_id})
-                order, lines = await order_cases.place_order(session, data=body, actor=who.subject,
-                                                             currency=settings.default_currency)
-                public = order_cases.order_public(order, lines)
-                if idempotency_key is not None:
-                    await idempotency.record(session, scope=scope, key=idempotency_key,
-                                             request_fingerprint=fingerprint, status_code=201,
-                                             body=public.model_dump_json())
-        except CustomerUnknown:
-            if learnt_customer:
-                raise
-            await _learn_customer(db, directory, body.customer_id)
-            learnt_customer = True
-            continue
-        except StaffMiss as miss:
-            if learnt_staff:
-                raise DependencyUnavailable("the staff directory's answer could not be kept; try again",
-                                            dependency="incentives") from miss
-            await staff.require(db, miss.employees)
-            learnt_staff = True
-            continue
-        except idempotency.KeyTaken:
-            # A concurrent request with this key committed first; ours was rolled back: its answer is ours.
-            async with db.transaction() as session:
-                stored = await idempotency.lookup(session, scope=scope, key=idempotency_key or "",
+
+    async def place() -> OrderPublic:
+        async with db.transaction() as session:
+            if idempotency_key is not None:
+                stored = await idempotency.lookup(session, scope=scope, key=idempotency_key,
                                                   request_fingerprint=fingerprint)
-            assert stored is not None
-            return _replayed(stored, response)
-        break
-    response.headers["Location"] = f"/orders/{order.id}"
-    return public
+                if stored is not None:
+                    return _replayed(stored, response)
+            await staff.check(session, {"sales_employee_id": body.sales_employee_id})
+            order, lines = await order_cases.place_order(session, data=body, actor=who.subject,
+                                                         currency=settings.default_currency)
+            public = order_cases.order_public(order, lines)
+            if idempotency_key is not None:
+                await idempotency.record(session, scope=scope, key=idempotency_key,
+                                         request_fingerprint=fingerprint, status_code=201,
+                                         body=public.model_dump_json())
+        response.headers["Location"] = f"/orders/{order.id}"
+        return public
+
+    try:
+        return await retry_after_learning(
+            place,
+            # A second miss of the customer: the 422 it is (the replica still does not know the id).
+            ReplicaFallback(CustomerUnknown, learn=lambda _: _learn_customer(db, directory, body.customer_id)),
+            ReplicaFallback(StaffMiss, learn=lambda miss: staff.require(db, miss.employees),
+                            exhausted=lambda _: DependencyUnavailable(
+                                "the staff directory's answer could not be kept; try again",
+                                dependency="incentives")))
+    except idempotency.KeyTaken:
+        # A concurrent request with this key committed first; ours was rolled back: its answer is ours.
+        async with db.transaction() as session:
+            stored = await idempotency.lookup(session, scope=scope, key=idempotency_key or "",
+                                              request_fingerprint=fingerprint)
+        assert stored is not None
+        return _replayed(stored, response)
 
 
 async def _orders_page(db: Database, page: PageParams, **filters: Any) -> Response:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
+import sqlalchemy as sa
 from fastapi import Query
 from pydantic import BaseModel
 
@@ -76,6 +77,24 @@ def time_id_page(rows: Sequence[Any], limit: int, time_field: str) -> tuple[list
     page = list(rows[:limit])
     last = page[-1]
     return page, encode_cursor({time_field: getattr(last, time_field).isoformat(), "id": last.id})
+
+
+def newest_first_after_cursor(query: sa.Select[Any], time_column: Any, id_column: Any, *,
+                              after_cursor: bool) -> sa.Select[Any]:
+    """``query`` as a page, newest first on (time, id), of at most the bound ``limit`` rows; with
+    ``after_cursor``, only the rows strictly before the cursor's bound (``after_at``, ``after_id``).
+
+    The keyset that :func:`time_id_cursor` decodes and :func:`time_id_page` issues: bind ``limit``
+    to the page size + 1 and, after a cursor, ``after_at`` and ``after_id`` to its (instant, id).
+    Bound parameters rather than values, so that a read path builds its statement once (at import,
+    or once per combination of filters) and not per request: building a select costs more CPU than
+    running it. The id breaks ties of the time column, so no row is skipped or repeated between
+    pages (the index on (time, id) serves both the filter and the order).
+    """
+    if after_cursor:
+        after_at, after_id = sa.bindparam("after_at"), sa.bindparam("after_id")
+        query = query.where(sa.or_(time_column < after_at, sa.and_(time_column == after_at, id_column < after_id)))
+    return query.order_by(time_column.desc(), id_column.desc()).limit(sa.bindparam("limit", type_=sa.Integer))
 
 
 class PageParams(BaseModel):

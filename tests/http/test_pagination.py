@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from shared.db.types import UTCDateTime
 from shared.http.errors import Unprocessable
-from shared.http.pagination import cursor_value, encode_cursor, time_id_cursor
+from shared.http.pagination import (
+    cursor_value,
+    encode_cursor,
+    newest_first_after_cursor,
+    time_id_cursor,
+    time_id_page,
+)
 
 
 def test_an_issued_cursor_round_trips() -> None:
@@ -35,3 +43,42 @@ def test_forged_time_cursors_are_refused(values: dict) -> None:
 def test_forged_integer_cursors_are_refused(raw: str) -> None:
     with pytest.raises(Unprocessable):
         cursor_value(raw, "id", int)
+
+
+# ----- the keyset clause of the read paths built once (customers by created_at, orders by placed_at) -----
+
+_rows = sa.Table("row", sa.MetaData(), sa.Column("id", sa.String, primary_key=True),
+                 sa.Column("at", UTCDateTime, nullable=False))
+
+
+def test_the_newest_first_keyset_is_bound_parameters_only() -> None:
+    """Built once and run with any cursor: no value of a request may be baked into the statement."""
+    first = newest_first_after_cursor(sa.select(_rows), _rows.c.at, _rows.c.id, after_cursor=False)
+    after = newest_first_after_cursor(sa.select(_rows), _rows.c.at, _rows.c.id, after_cursor=True)
+    assert set(first.compile().params) == {"limit"}
+    assert set(after.compile().params) == {"limit", "after_at", "after_id"}
+    assert "ORDER BY row.at DESC, row.id DESC" in str(after)
+
+
+def test_pages_after_the_cursor_hold_every_row_once_newest_first() -> None:
+    """Rows that share an instant are split across pages by id: none is skipped or repeated."""
+    engine = sa.create_engine("sqlite://")
+    _rows.metadata.create_all(engine)
+    base = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
+    rows = [{"id": f"r-{n:02}", "at": base + timedelta(minutes=n // 3)} for n in range(10)]  # three per instant
+    statements = {after: newest_first_after_cursor(sa.select(_rows), _rows.c.at, _rows.c.id, after_cursor=after)
+                  for after in (False, True)}
+    seen: list[str] = []
+    with engine.begin() as conn:
+        conn.execute(_rows.insert(), rows)
+        cursor: str | None = None
+        while True:
+            values: dict = {"limit": 2 + 1}
+            if cursor:
+                values["after_at"], values["after_id"] = time_id_cursor(cursor, "at")
+            page, cursor = time_id_page(conn.execute(statements[cursor is not None], values).all(), 2, "at")
+            seen += [row.id for row in page]
+            if cursor is None:
+                break
+    expected = sorted(rows, key=lambda row: (row["at"], row["id"]), reverse=True)
+    assert seen == [row["id"] for row in expected]

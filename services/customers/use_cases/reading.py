@@ -23,7 +23,7 @@ from services.customers import identity
 from services.customers.models import Consent, Customer, CustomerTag
 from services.customers.schemas import CustomerPublic, CustomersPage
 from shared.http.errors import NotFound
-from shared.http.pagination import PageParams, time_id_cursor, time_id_page
+from shared.http.pagination import PageParams, newest_first_after_cursor, time_id_cursor, time_id_page
 
 _customer = Customer.__table__
 _tag = CustomerTag.__table__
@@ -81,10 +81,7 @@ def _page_query(filters: frozenset[str]) -> sa.Select[Any]:
         query = query.where(c.created_at >= sa.bindparam("created_from"))
     if "created_to" in filters:
         query = query.where(c.created_at < sa.bindparam("created_to"))
-    if "after_at" in filters:
-        after_at, after_id = sa.bindparam("after_at"), sa.bindparam("after_id")
-        query = query.where(sa.or_(c.created_at < after_at, sa.and_(c.created_at == after_at, c.id < after_id)))
-    return query.order_by(c.created_at.desc(), c.id.desc()).limit(sa.bindparam("limit", type_=sa.Integer))
+    return newest_first_after_cursor(query, c.created_at, c.id, after_cursor="after_at" in filters)
 
 
 async def get_customer(conn: AsyncConnection, *, customer_id: str) -> CustomerPublic:

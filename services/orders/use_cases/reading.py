@@ -22,7 +22,7 @@ from services.orders.models import Order, OrderLine
 from services.orders.schemas import OrdersPage
 from services.orders.use_cases.customers import merged_into
 from shared.http.errors import Unprocessable
-from shared.http.pagination import PageParams, time_id_cursor, time_id_page
+from shared.http.pagination import PageParams, newest_first_after_cursor, time_id_cursor, time_id_page
 
 _order = Order.__table__
 _line = OrderLine.__table__
@@ -63,10 +63,7 @@ def _page_query(filters: frozenset[str]) -> sa.Select[Any]:
         query = query.where(c.placed_at >= sa.bindparam("placed_from"))
     if "placed_to" in filters:
         query = query.where(c.placed_at < sa.bindparam("placed_to"))
-    if "after_at" in filters:
-        after_at, after_id = sa.bindparam("after_at"), sa.bindparam("after_id")
-        query = query.where(sa.or_(c.placed_at < after_at, sa.and_(c.placed_at == after_at, c.id < after_id)))
-    return query.order_by(c.placed_at.desc(), c.id.desc()).limit(sa.bindparam("limit", type_=sa.Integer))
+    return newest_first_after_cursor(query, c.placed_at, c.id, after_cursor="after_at" in filters)
 
 
 async def list_orders(conn: AsyncConnection, *, page: PageParams, customer_id: str | None = None,
