@@ -48,6 +48,7 @@ from services.orders.use_cases import orders as order_cases
 from services.orders.use_cases import reading as order_reads
 from services.orders.use_cases import returns as return_cases
 from shared.clients.replica_fallback import ReplicaFallback, retry_after_learning
+from shared.db.batch import defer_inserts
 from shared.db.engine import Database
 from shared.http import idempotency
 from shared.http.app import DbDep
@@ -172,20 +173,19 @@ def _replayed(stored: idempotency.StoredResponse, response: Response) -> OrderPu
                      "(retry safely with Idempotency-Key)")
 async def place_order(body: OrderCreate, db: DbDep, settings: SettingsDep, directory: DirectoryDep, who: Staff,
                       staff: StaffDep, response: Response, idempotency_key: IdempotencyKey = None) -> OrderPublic:
-    """One transaction on the hot path: the stored answer is looked up, the order placed and the
-    answer stored with it. Only a customer the replica does not know yet costs another attempt,
-    after asking the customers service outside any transaction; likewise a sales employee the staff
-    replica has not heard of (incentives is asked)."""
+    """One transaction on the hot path: the order placed and the answer stored with it, the key
+    claimed last (no lookup first: a retry, rare, redoes the work, finds the key taken, is rolled
+    back and gets the stored answer; so does a retry whose work fails now). Only a customer the
+    replica does not know yet costs another attempt, after asking the customers service outside any
+    transaction; likewise a sales employee the staff replica has not heard of (incentives is asked)."""
     scope = f"orders.place:{who.subject}"
     fingerprint = idempotency.fingerprint(body.model_dump(mode="json")) if idempotency_key is not None else ""
+    if idempotency_key is not None:
+        idempotency.check_key(idempotency_key)
 
     async def place() -> OrderPublic:
         async with db.transaction() as session:
-            if idempotency_key is not None:
-                stored = await idempotency.lookup(session, scope=scope, key=idempotency_key,
-                                                  request_fingerprint=fingerprint)
-                if stored is not None:
-                    return _replayed(stored, response)
+            defer_inserts(session)  # the order, its lines, the outbox row and the answer: one round trip
             await staff.check(session, {"sales_employee_id": body.sales_employee_id})
             order, lines = await order_cases.place_order(session, data=body, actor=who.subject,
                                                          currency=settings.default_currency)
@@ -206,13 +206,14 @@ async def place_order(body: OrderCreate, db: DbDep, settings: SettingsDep, direc
                             exhausted=lambda _: DependencyUnavailable(
                                 "the staff directory's answer could not be kept; try again",
                                 dependency="incentives")))
-    except idempotency.KeyTaken:
-        # A concurrent request with this key committed first; ours was rolled back: its answer is ours.
-        async with db.transaction() as session:
-            stored = await idempotency.lookup(session, scope=scope, key=idempotency_key or "",
-                                              request_fingerprint=fingerprint)
-        assert stored is not None
-        return _replayed(stored, response)
+    except Exception as failure:
+        if idempotency_key is None:
+            raise
+        # A request with this key committed first (KeyTaken: ours was rolled back), or ours failed
+        # and may be a retry of one that succeeded: the first answer is ours.
+        return _replayed(await idempotency.earlier_answer(db, scope=scope, key=idempotency_key,
+                                                          request_fingerprint=fingerprint, failure=failure),
+                         response)
 
 
 async def _orders_page(db: Database, page: PageParams, **filters: Any) -> Response:

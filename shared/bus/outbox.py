@@ -14,13 +14,14 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.bus.tables import OutboxMessage
+from shared.db.batch import insert_rows
 from shared.db.types import utcnow
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import EventContract, topic_for
 from shared.observability.context import causation_id_var, current_correlation_id
 
 OUTBOX_WRITTEN = "outbox_written"  # session.info flag: the commit wakes the relay (shared/runtime.py)
-_INSERT_OUTBOX = OutboxMessage.__table__.insert()  # type: ignore[attr-defined]  # built once: its compiled form is cached
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 def add_event(
@@ -44,9 +45,10 @@ async def write_event(
     customer_id: str | None = None,
     occurred_at: datetime | None = None,
 ) -> EventEnvelope:
-    """:func:`add_event` as one Core INSERT sent now (for write paths that use no ORM objects)."""
+    """:func:`add_event` as a Core INSERT (for write paths that use no ORM objects): sent now, or
+    with the transaction's other rows when it defers them (shared/db/batch.py)."""
     envelope = _envelope(event, aggregate_id=aggregate_id, customer_id=customer_id, occurred_at=occurred_at)
-    await session.execute(_INSERT_OUTBOX, {**_row(envelope), "created_at": utcnow(), "attempts": 0})
+    await insert_rows(session, _OUTBOX, [{**_row(envelope), "created_at": utcnow(), "attempts": 0}])
     session.info[OUTBOX_WRITTEN] = True
     return envelope
 

@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from shared.db.batch import DEFERRED_INSERTS, send_deferred
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SERVER_CONNECTION_RECYCLE_S = 300
 # Connections a server pool keeps open, and how many more it may open in a burst (closed again
@@ -103,9 +105,11 @@ class Database:
         if not self.is_sqlite:
             async with self.sessionmaker() as session, session.begin():
                 yield session
+                await _send_leftovers(session)
             return
         async with self._turn(), self.sessionmaker() as session, session.begin():
             yield session
+            await _send_leftovers(session)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -151,3 +155,9 @@ class Database:
     async def dispose(self) -> None:
         # aiosqlite keeps a worker thread per connection: without this the process hangs on exit.
         await self.engine.dispose()
+
+
+async def _send_leftovers(session: AsyncSession) -> None:
+    """Rows a hot path deferred (shared/db/batch.py) and did not send itself go in before the commit."""
+    if session.info.get(DEFERRED_INSERTS):
+        await send_deferred(session)

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
 from shared.db.base import SharedTable
+from shared.db.batch import NewRow, deferring, send_deferred
+from shared.db.engine import Database
 from shared.db.types import UTCDateTime, utcnow
 from shared.http.errors import Unprocessable
 
@@ -88,14 +90,15 @@ class KeyTaken(Exception):
     """Another request with this key committed first (see :func:`record`): roll back, then :func:`lookup`."""
 
 
-def _checked_key(key: str) -> None:
+def check_key(key: str) -> None:
+    """A 422 for a key that cannot be stored, before any work is done for it."""
     if not key or len(key) > 200:
         raise Unprocessable("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
 
 
 async def lookup(session: AsyncSession, *, scope: str, key: str, request_fingerprint: str) -> StoredResponse | None:
     """The answer stored for ``key`` within ``scope``, if any (the hot path's one read; see :func:`record`)."""
-    _checked_key(key)
+    check_key(key)
     record = (await session.execute(_LOOKUP, {"scope": _bounded(scope), "key": key})).first()
     if record is None:
         return None
@@ -103,6 +106,29 @@ async def lookup(session: AsyncSession, *, scope: str, key: str, request_fingerp
         raise Unprocessable("this Idempotency-Key was already used with a different request body",
                             field="Idempotency-Key")
     return StoredResponse(status_code=record.status_code or 200, body=json.loads(record.response or "null"))
+
+
+async def earlier_answer(db: Database, *, scope: str, key: str, request_fingerprint: str,
+                         failure: BaseException) -> StoredResponse:
+    """The answer stored for ``key``, for a request that did not look first and then failed:
+    ``failure`` again when there is none (or the lookup fails too: the database is away, say).
+
+    A hot path may skip the lookup before the work (one round trip less on every request) and
+    rely on :func:`record` refusing a taken key at the end (:class:`KeyTaken`): a retry then
+    redoes the work in a transaction that is rolled back. But a retry must get the first answer
+    even when the work would fail now (the employee has left, the owner service is down), so
+    every failure of such a request asks for the earlier answer before it is reported.
+    """
+    try:
+        async with db.transaction() as session:
+            stored = await lookup(session, scope=scope, key=key, request_fingerprint=request_fingerprint)
+    except Unprocessable:
+        raise  # the key was used with another body: that is the answer
+    except Exception:
+        raise failure from None
+    if stored is None:
+        raise failure
+    return stored
 
 
 async def record(session: AsyncSession, *, scope: str, key: str, request_fingerprint: str, status_code: int,
@@ -115,9 +141,14 @@ async def record(session: AsyncSession, *, scope: str, key: str, request_fingerp
     the caller rolls its work back and answers with :func:`lookup` in a new transaction. So the
     work is still done exactly once, and a retry after commit is answered by :func:`lookup`.
     """
-    stored = await session.execute(_RECORD[session.bind.dialect.name], {
-        "scope": _bounded(scope), "key": key, "fingerprint": request_fingerprint, "status_code": status_code,
-        "response": body if isinstance(body, str) else json.dumps(body, default=str), "created_at": utcnow()})
+    row = {"scope": _bounded(scope), "key": key, "fingerprint": request_fingerprint, "status_code": status_code,
+           "response": body if isinstance(body, str) else json.dumps(body, default=str), "created_at": utcnow()}
+    if deferring(session):
+        # The transaction's deferred rows (the work) go in the same round trip, this one last.
+        if not await send_deferred(session, only_if_new=NewRow(_KEYS, row, key=("scope", "key"))):
+            raise KeyTaken(key)
+        return
+    stored = await session.execute(_RECORD[session.bind.dialect.name], row)
     if stored.rowcount != 1:
         raise KeyTaken(key)
 

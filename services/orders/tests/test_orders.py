@@ -252,6 +252,29 @@ async def test_idempotency_key_replays_the_first_answer_and_refuses_a_different_
     assert len((await client.get(return_url, headers=ANALYST)).json()) == 1
 
 
+async def test_a_retry_gets_its_first_answer_even_when_the_order_could_not_be_placed_now(
+        client: httpx.AsyncClient, directory: FakeDirectory) -> None:
+    # POST /orders claims its key at the end, without looking first: a retry whose work fails now
+    # (the product is no longer sold) must still get the first answer, not the failure.
+    customer = directory.add()
+    product = await create_product(client)
+    body = order_body(customer, (product, 1))
+    headers = {**MANAGER, "Idempotency-Key": "till-7-receipt-1"}
+    first = await client.post("/orders", json=body, headers=headers)
+    assert first.status_code == 201
+    assert (await client.patch(f"/products/{product['id']}", json={"active": False}, headers=MANAGER)).is_success
+    retry = await client.post("/orders", json=body, headers=headers)
+    assert retry.status_code == 201 and retry.json() == first.json()
+    # Without the key the same body is refused: the product is not sold any more.
+    assert_problem(await client.post("/orders", json=body, headers=MANAGER), 422)
+    # With another body under the same key: the key's misuse, not the product, is the answer.
+    other = {**body, "note": "another receipt"}
+    assert "Idempotency-Key" in assert_problem(await client.post("/orders", json=other, headers=headers),
+                                               422)["detail"]
+    page = (await client.get("/orders", params={"customer_id": customer}, headers=ANALYST)).json()
+    assert [o["id"] for o in page["items"]] == [first.json()["id"]]
+
+
 async def test_customers_that_cannot_order_are_refused_clearly(client: httpx.AsyncClient,
                                                                directory: FakeDirectory) -> None:
     product = await create_product(client)

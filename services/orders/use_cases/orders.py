@@ -25,8 +25,16 @@ from services.orders.schemas import (
     PaymentCreate,
 )
 from services.orders.use_cases.customers import orderable_customer
-from services.orders.use_cases.loyalty import accrue, lock_account, program_in_force, reevaluate, reverse
+from services.orders.use_cases.loyalty import (
+    accrue,
+    also_locking_program,
+    lock_account,
+    program_in_force,
+    reevaluate,
+    reverse,
+)
 from shared.bus.outbox import add_event, write_event
+from shared.db.batch import insert_rows
 from shared.db.types import utcnow
 from shared.events.contracts import orders as events
 from shared.http.errors import Unprocessable
@@ -55,8 +63,11 @@ def instant_of(given: datetime | None, *, field: str, now: datetime,
 # ``.values([...])`` is never cached; an executemany of one INSERT is).
 _PRODUCTS = Product.__table__  # type: ignore[attr-defined]
 _SELECT_PRODUCTS = select(_PRODUCTS).where(_PRODUCTS.c.id.in_(bindparam("ids", expanding=True)))
-_INSERT_ORDER = Order.__table__.insert()  # type: ignore[attr-defined]
-_INSERT_LINES = OrderLine.__table__.insert()  # type: ignore[attr-defined]
+# On PostgreSQL the products' read takes the loyalty program's lock too (one round trip less; the
+# program is read in the next statement). SQLite has one writer and no such lock.
+_SELECT_PRODUCTS_FOR = {"postgresql": also_locking_program(_SELECT_PRODUCTS), "sqlite": _SELECT_PRODUCTS}
+_ORDERS = Order.__table__  # type: ignore[attr-defined]
+_LINES = OrderLine.__table__  # type: ignore[attr-defined]
 
 
 def amounts(gross: Decimal, discount: Decimal, net: Decimal, cost: Decimal) -> dict[str, Decimal]:
@@ -109,7 +120,8 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
     """
     await orderable_customer(session, customer_id=data.customer_id)  # share-locked from here on
     wanted = [line.product_id for line in data.lines]
-    products = {p.id: p for p in await session.execute(_SELECT_PRODUCTS, {"ids": wanted})}
+    dialect = session.bind.dialect.name
+    products = {p.id: p for p in await session.execute(_SELECT_PRODUCTS_FOR[dialect], {"ids": wanted})}
     missing = [pid for pid in wanted if pid not in products]
     if missing:
         raise Unprocessable(f"unknown product{'s' if len(missing) > 1 else ''}: {', '.join(missing)}",
@@ -127,7 +139,8 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
     now = utcnow()
     placed_at = instant_of(data.placed_at, field="placed_at", now=now)
     discount_percent, tier_name = ZERO, None
-    program, _ = await program_in_force(session, currency=currency)
+    # Every wanted product was found (above), so their read took the program lock on PostgreSQL.
+    program, _ = await program_in_force(session, currency=currency, locked=dialect == "postgresql")
     if order_currency == program.currency:
         account = await lock_account(session, customer_id=data.customer_id, program=program)
         if account.merged_into_id is not None:
@@ -158,8 +171,10 @@ async def place_order(session: AsyncSession, *, data: OrderCreate, actor: str,
               "unit_cost": p.unit_cost, "discount_percent": p.discount_percent, "gross": p.gross,
               "discount": p.discount, "net": p.net, "cost": p.cost, "returned_quantity": 0, "returned_net": zero}
              for n, p in enumerate(priced, start=1)]
-    await session.execute(_INSERT_ORDER, order)
-    await session.execute(_INSERT_LINES, lines)  # one executemany: one statement, one round trip
+    # Sent now, or with the outbox row and the stored answer when the transaction defers inserts
+    # (POST /orders does: one round trip for all four tables on PostgreSQL).
+    await insert_rows(session, _ORDERS, [order])
+    await insert_rows(session, _LINES, lines)
     placed, placed_lines = SimpleNamespace(**order), [SimpleNamespace(**line) for line in lines]
     await write_event(session, events.OrderPlacedV1(**_order_event_fields(placed, placed_lines), placed_by=actor),
                       aggregate_id=placed.id, customer_id=placed.customer_id, occurred_at=placed_at)
