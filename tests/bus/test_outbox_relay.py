@@ -51,6 +51,19 @@ async def drain(relay: OutboxRelay, db: Database, *, ticks: int = 50) -> None:
     raise AssertionError(f"outbox not drained: {await pending(db)} pending")
 
 
+def count_ticks(relay: OutboxRelay) -> list[int]:
+    """The relay's ticks from now on, counted in the one-element list returned."""
+    ticks = [0]
+    original = relay.run_once
+
+    async def counted() -> TickResult:
+        ticks[0] += 1
+        return await original()
+
+    relay.run_once = counted  # type: ignore[method-assign]
+    return ticks
+
+
 def seqs_by_key(records: list[tuple[dict, dict]]) -> dict[str, list[int]]:
     result: dict[str, list[int]] = {}
     for envelope, _ in records:
@@ -300,15 +313,7 @@ async def test_commits_during_a_broker_outage_do_not_cut_the_relays_backoff_shor
     await asyncio.to_thread(outage_kafka.stop)
     relay = OutboxRelay(db=bus_db, producer_factory=producer_factory(outage_kafka.bootstrap), service="test",
                         send_timeout=2.0)
-    ticks = 0
-    original = relay.run_once
-
-    async def counted() -> TickResult:
-        nonlocal ticks
-        ticks += 1
-        return await original()
-
-    relay.run_once = counted  # type: ignore[method-assign]
+    ticks = count_ticks(relay)
     task = asyncio.create_task(relay.run_forever())
     commits = 30
     try:
@@ -322,10 +327,10 @@ async def test_commits_during_a_broker_outage_do_not_cut_the_relays_backoff_shor
         await asyncio.wait_for(relay.close(), 10)
     assert relay.state == "unavailable"
     # Each wake-up used to build a producer and try again (199 attempts on one row in 53 s).
-    assert ticks < commits / 3, f"{ticks} relay ticks for {commits} commits while the broker was down"
+    assert ticks[0] < commits / 3, f"{ticks[0]} relay ticks for {commits} commits while the broker was down"
     async with bus_db.session() as session:
         # One failed attempt recorded per tick at most (the last tick may have been cut short by the cancel).
-        assert 1 <= await session.scalar(select(func.max(OutboxMessage.attempts))) <= ticks
+        assert 1 <= await session.scalar(select(func.max(OutboxMessage.attempts))) <= ticks[0]
     assert await pending(bus_db) == commits
 
 
@@ -367,15 +372,7 @@ async def test_a_relay_that_lost_the_lock_is_not_woken_by_every_commit(bus_db: D
     publishes what is pending once the holder lets go."""
     relay = OutboxRelay(db=bus_db, producer_factory=producer_factory(probe.bootstrap), service="test",
                         idle_seconds=0.5)
-    attempts = 0
-    original = relay.run_once
-
-    async def counted() -> TickResult:
-        nonlocal attempts
-        attempts += 1
-        return await original()
-
-    relay.run_once = counted  # type: ignore[method-assign]
+    attempts = count_ticks(relay)
     holder = await bus_db.engine.connect()  # the other worker's relay, in the middle of a tick
     await holder.begin()
     assert await holder.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK})
@@ -386,7 +383,7 @@ async def test_a_relay_that_lost_the_lock_is_not_woken_by_every_commit(bus_db: D
             await write_events(bus_db, probe.run, range(seq, seq + 1), key_of=lambda s: "k")
             relay.notify()
             await asyncio.sleep(0.05)
-        contended_attempts = attempts
+        contended_attempts = attempts[0]
         await holder.rollback()  # the holder's tick ends (it stopped, say, before seeing our rows)
         records = await read_topic(probe.bootstrap, PROBE_TOPIC, run=probe.run, expected=commits, timeout=20)
     finally:
