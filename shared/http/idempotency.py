@@ -1,9 +1,14 @@
 """HTTP idempotency by ``Idempotency-Key``: a retried request returns the first answer.
 
-The key row is inserted first, in the request's transaction, with "do nothing on conflict":
-a concurrent request with the same key waits on that row (PostgreSQL) or on the write lock
-(SQLite) and then finds it, so exactly one request does the work. The stored answer commits
-with the work it describes. The same key with a different body is refused with 422.
+Two ways, the same guarantees (exactly one request does the work; the stored answer commits with
+the work it describes; the same key with a different body is refused with 422):
+
+- claim first (:func:`begin`, then :func:`complete`): the key row is inserted first, in the
+  request's transaction, with "do nothing on conflict"; a concurrent request with the same key
+  waits on that row (PostgreSQL) or on the write lock (SQLite) and then finds it;
+- claim last, the hot path (:func:`record`, :func:`earlier_answer`; see docs/architecture.md):
+  no lookup before the work; the answer is inserted at the end, and a taken key makes the
+  request roll back and answer with the stored one, as does any failure of a request with a key.
 """
 
 from __future__ import annotations
